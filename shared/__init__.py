@@ -1,0 +1,1 @@
+"""The domain shared by the API and the workers: models, services, selectors and external clients."""

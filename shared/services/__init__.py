@@ -1,0 +1,1 @@
+"""Services: every write and state change of the domain goes through here."""
