@@ -1,0 +1,1 @@
+"""Tests of the Marathon client package."""
