@@ -142,6 +142,10 @@ JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0, minim
 JOB_POLL_INTERVAL_SECONDS = env_float("JOB_POLL_INTERVAL_SECONDS", 2.0, minimum=0.05)
 JOB_WORKER_POLLING = env_bool("JOB_WORKER_POLLING", True)
 IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1)
+JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", 120, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "maracker.maintenance.sweep", "schedule": JOB_SWEEP_INTERVAL_SECONDS},
+}
 
 # --- HTTP API -----------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

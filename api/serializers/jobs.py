@@ -1,0 +1,109 @@
+"""Serializers of job requests, jobs, their events and deployments."""
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from shared.models import Deployment, Job, JobEvent
+
+MAX_INSTANCES = 1000
+
+
+class CallbackMixin(serializers.Serializer):
+    callback_url = serializers.URLField(required=False, allow_blank=True, max_length=2048,
+                                        help_text="Called back when the job starts and ends.")
+
+
+class DeployRequestSerializer(CallbackMixin):
+    instances = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INSTANCES, allow_null=True)
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class StopRequestSerializer(CallbackMixin):
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class RestartRequestSerializer(CallbackMixin):
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class ScaleRequestSerializer(CallbackMixin):
+    instances = serializers.IntegerField(min_value=0, max_value=MAX_INSTANCES)
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    retryable = serializers.BooleanField()
+    details = serializers.JSONField(allow_null=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    app = serializers.IntegerField(source="app_id", allow_null=True, read_only=True)
+    config = serializers.IntegerField(source="config_ref", allow_null=True, read_only=True)
+    blocked_by = serializers.UUIDField(source="blocked_by_id", allow_null=True, read_only=True)
+    waiting_for = serializers.SerializerMethodField()
+    last_error = JobErrorSerializer(allow_null=True, read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "kind", "status", "app", "app_name", "config", "params", "result", "attempts", "max_attempts",
+            "last_error", "marathon_app_id", "deployment_id", "marathon_version", "public_url", "blocked_by",
+            "waiting_for", "cancel_requested", "callback_url", "created_at", "updated_at", "started_at",
+            "finished_at", "next_attempt_at", "deadline", "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_waiting_for(self, job):
+        if job.status != "queued":
+            return None
+        if job.blocked_by_id:
+            return f"job {job.blocked_by_id} on the same Marathon app"
+        if job.next_attempt_at:
+            return f"retry at {job.next_attempt_at.isoformat()}"
+        return "a worker"
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_links(self, job):
+        return {
+            "self": reverse("job-detail", args=[job.pk]),
+            "events": reverse("job-events", args=[job.pk]),
+            "cancel": reverse("job-cancel", args=[job.pk]),
+        }
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["id", "at", "type", "from_status", "to_status", "message", "data"]
+        read_only_fields = fields
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    config = serializers.IntegerField(source="config_id", allow_null=True, read_only=True)
+    app = serializers.IntegerField(source="app_id", allow_null=True, read_only=True)
+    app_name = serializers.SerializerMethodField()
+    url = serializers.CharField(source="public_url", read_only=True)
+    endpoints = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id", "app", "app_name", "config", "marathon_app_id", "status", "version", "deployment_id",
+            "instances", "tasks_staged", "tasks_running", "tasks_healthy", "tasks_unhealthy", "tasks",
+            "endpoints", "last_failure", "url", "last_event_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_app_name(self, deployment):
+        return deployment.app.name if deployment.app_id and deployment.app else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_endpoints(self, deployment):
+        return sorted(
+            endpoint for task in (deployment.tasks or {}).values() for endpoint in task.get("endpoints", [])
+        )

@@ -1,0 +1,91 @@
+"""Deployment rows: what runs on Marathon for each configuration, kept in step by workers and the watcher."""
+from django.db import transaction
+from django.utils import timezone
+
+from shared.models import Deployment, DeploymentStatus
+
+
+def deployment_for_job(job):
+    """The deployment row of a job's Marathon app, created on first use."""
+    deployment, _ = Deployment.objects.get_or_create(
+        marathon_app_id=job.marathon_app_id,
+        defaults={"config_id": job.config_id, "app_id": job.app_id, "public_url": job.public_url},
+    )
+    return deployment
+
+
+def deployment_mark_deploying(job, *, deployment_id="", version="", instances=None):
+    deployment = deployment_for_job(job)
+    fields = {
+        "status": DeploymentStatus.DEPLOYING,
+        "deployment_id": deployment_id or "",
+        "updated_at": timezone.now(),
+        "public_url": job.public_url or deployment.public_url,
+    }
+    if version:
+        fields["version"] = version
+    if instances is not None:
+        fields["instances"] = instances
+    if job.config_id and deployment.config_id != job.config_id:
+        fields["config_id"] = job.config_id
+    Deployment.objects.filter(pk=deployment.pk).update(**fields)
+    return deployment
+
+
+def _task_state(task):
+    return {
+        "id": task.id,
+        "state": task.state,
+        "host": task.host,
+        "ports": list(task.ports),
+        "endpoints": list(task.endpoints),
+        "healthy": task.healthy,
+        "started_at": task.started_at.isoformat() if task.started_at else None,
+        "version": task.version,
+    }
+
+
+def status_from_app(app_info, *, has_health_checks):
+    """running, unhealthy or deploying, from Marathon's counts."""
+    if app_info.deployment_ids:
+        return DeploymentStatus.DEPLOYING
+    if app_info.instances == 0:
+        return DeploymentStatus.STOPPED
+    if has_health_checks and app_info.tasks_unhealthy > 0:
+        return DeploymentStatus.UNHEALTHY
+    if has_health_checks and app_info.tasks_healthy < app_info.instances:
+        return DeploymentStatus.UNHEALTHY if app_info.tasks_running >= app_info.instances else DeploymentStatus.DEPLOYING
+    return DeploymentStatus.RUNNING
+
+
+@transaction.atomic
+def deployment_sync_from_app(marathon_app_id, app_info, *, status=None):
+    """Overwrite the runtime state of a deployment with what Marathon reports for its app."""
+    deployment = Deployment.objects.select_for_update().filter(marathon_app_id=marathon_app_id).first()
+    if deployment is None:
+        return None
+    has_checks = bool(app_info.definition.get("healthChecks"))
+    deployment.status = status or status_from_app(app_info, has_health_checks=has_checks)
+    deployment.version = app_info.version or deployment.version
+    deployment.instances = app_info.instances
+    deployment.tasks_staged = app_info.tasks_staged
+    deployment.tasks_running = app_info.tasks_running
+    deployment.tasks_healthy = app_info.tasks_healthy
+    deployment.tasks_unhealthy = app_info.tasks_unhealthy
+    deployment.tasks = {task.id: _task_state(task) for task in app_info.tasks}
+    if app_info.last_task_failure:
+        deployment.last_failure = app_info.last_task_failure
+    if not app_info.deployment_ids:
+        deployment.deployment_id = ""
+    deployment.save()
+    return deployment
+
+
+def deployment_mark(marathon_app_id, status, *, last_failure=None):
+    fields = {"status": status, "updated_at": timezone.now()}
+    if status == DeploymentStatus.STOPPED:
+        fields.update(instances=0, tasks_staged=0, tasks_running=0, tasks_healthy=0, tasks_unhealthy=0,
+                      tasks={}, deployment_id="")
+    if last_failure:
+        fields["last_failure"] = last_failure
+    Deployment.objects.filter(marathon_app_id=marathon_app_id).update(**fields)

@@ -1,0 +1,264 @@
+"""Carry out Marathon jobs: one attempt per call, idempotent, settling what Marathon reports."""
+import logging
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.utils import timezone
+
+from shared.app_definition import AppSpec, DefinitionSettings, NotDeployable, build_app_definition
+from shared.errors import IllegalTransition
+from shared.marathon.client import MarathonClient
+from shared.marathon.errors import MarathonConflict, MarathonError, MarathonNotFound
+from shared.models import DeploymentStatus, Job, JobKind, JobStatus
+from shared.services import jobs as job_services
+from shared.services.deployments import deployment_mark, deployment_mark_deploying, deployment_sync_from_app
+
+logger = logging.getLogger(__name__)
+
+
+def marathon_client():
+    return MarathonClient.from_settings()
+
+
+def app_spec(config):
+    """The plain values of a configuration that the definition builder needs."""
+    app = config.app
+    container = getattr(app, "docker_container", None) if hasattr(app, "docker_container") else None
+    return AppSpec(
+        app_name=app.name,
+        config_id=config.pk,
+        cpu=config.cpu,
+        memory=config.memory,
+        instances=config.instances,
+        image=container.image if container else "",
+        ports=tuple(container.ports) if container else (),
+        command=app.command or "",
+        args=tuple(config.args or ()),
+        env_vars=dict(config.env_vars or {}),
+        labels=dict(app.labels or {}),
+        health_check_path=config.health_check_path,
+    )
+
+
+@contextmanager
+def _attempt(job):
+    """Turn what goes wrong during an attempt into a retry or a failure, with the error on the job."""
+    try:
+        yield
+    except MarathonError as error:
+        job_services.job_event(job, "marathon_error", f"{error.code}: {error.message}",
+                               {"status": error.status, "details": error.details, "retryable": error.retryable})
+        job.refresh_from_db()
+        if job.status == JobStatus.RUNNING:
+            job_services.job_retry_or_fail(job, error)
+
+
+def job_execute(job_id):
+    """One attempt at a queued job. Safe to call twice: only the caller that claims the job runs it."""
+    job = job_services.job_claim(job_id)
+    if job is None:
+        return None
+    if job.cancel_requested:
+        return job_services.job_mark_cancelled(job, message="cancelled before it reached Marathon")
+    if timezone.now() > job.deadline:
+        return job_services.job_fail(job, {"code": "deadline_exceeded", "retryable": False,
+                                           "message": "The job's deadline passed before it could run."})
+    if job.kind not in HANDLERS:
+        return job_services.job_fail(job, {"code": "unsupported_kind", "retryable": False,
+                                           "message": f"No handler for {job.kind} jobs."})
+    client = marathon_client()
+    with _attempt(job):
+        HANDLERS[job.kind](job, client)
+    job.refresh_from_db()
+    if job.status == JobStatus.WAITING and settings.JOB_WORKER_POLLING:
+        job_services.job_enqueue(job.pk, countdown=settings.JOB_POLL_INTERVAL_SECONDS,
+                                 task=job_services.TASK_SETTLE)
+    return job
+
+
+def _sent_before(job):
+    """Did an earlier attempt of this job already send its request to Marathon?"""
+    return job.events.filter(type="marathon_request").exists()
+
+
+def _adopt_inflight(job, client):
+    """After a crash between Marathon's answer and our commit, take over the deployment it started."""
+    if job.attempts <= 1 or not _sent_before(job):
+        return False
+    try:
+        app = client.get_app(job.marathon_app_id)
+    except MarathonNotFound:
+        return False
+    if not app.deployment_ids:
+        return False
+    deployment_id = app.deployment_ids[0]
+    job_services.job_event(job, "adopted", f"adopting deployment {deployment_id} started by an earlier attempt",
+                           {"deployment_id": deployment_id})
+    deployment_mark_deploying(job, deployment_id=deployment_id, version=app.version or "")
+    job_services.job_mark_waiting(job, deployment_id=deployment_id, version=app.version or "")
+    return True
+
+
+def _accepted(job, result, *, instances=None, what):
+    job_services.job_event(job, "marathon_accepted", f"{what}: deployment {result.deployment_id}",
+                           {"deployment_id": result.deployment_id, "version": result.version})
+    deployment_mark_deploying(job, deployment_id=result.deployment_id, version=result.version or "",
+                              instances=instances)
+    if not result.deployment_id:
+        return job_services.job_mark_succeeded(job, message=f"{what}: nothing to deploy")
+    return job_services.job_mark_waiting(job, deployment_id=result.deployment_id, version=result.version or "")
+
+
+def _request(job, what, data=None):
+    job_services.job_event(job, "marathon_request", what, data or {})
+
+
+def _deploy(job, client):
+    if job.config is None:
+        return job_services.job_fail(job, {"code": "config_deleted", "retryable": False,
+                                           "message": "The configuration was deleted before the job ran."})
+    if _adopt_inflight(job, client):
+        return None
+    spec = app_spec(job.config)
+    if "instances" in job.params and job.params["instances"] is not None:
+        spec = AppSpec(**{**spec.__dict__, "instances": int(job.params["instances"])})
+    try:
+        definition = build_app_definition(spec, DefinitionSettings.from_settings())
+    except NotDeployable as exc:
+        return job_services.job_fail(job, {"code": "not_deployable", "retryable": False, "message": str(exc)})
+    definition["id"] = job.marathon_app_id
+    force = bool(job.params.get("force")) or settings.MARATHON_FORCE
+    _request(job, f"PUT /v2/apps{job.marathon_app_id}", {"force": force, "instances": definition["instances"]})
+    result = client.create_or_replace_app(definition, force=force)
+    return _accepted(job, result, instances=definition["instances"], what="deploy")
+
+
+def _stop(job, client):
+    _request(job, f"DELETE /v2/apps{job.marathon_app_id}")
+    try:
+        result = client.delete_app(job.marathon_app_id, force=bool(job.params.get("force")))
+    except MarathonNotFound:
+        deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
+        return job_services.job_mark_succeeded(job, message="the app was not running on Marathon")
+    return _accepted(job, result, instances=0, what="stop")
+
+
+def _restart(job, client):
+    _request(job, f"POST /v2/apps{job.marathon_app_id}/restart")
+    result = client.restart_app(job.marathon_app_id, force=bool(job.params.get("force")))
+    return _accepted(job, result, what="restart")
+
+
+def _scale(job, client):
+    instances = int(job.params["instances"])
+    _request(job, f"PUT /v2/apps{job.marathon_app_id} instances={instances}", {"instances": instances})
+    result = client.scale_app(job.marathon_app_id, instances, force=bool(job.params.get("force")))
+    return _accepted(job, result, instances=instances, what=f"scale to {instances}")
+
+
+HANDLERS = {JobKind.DEPLOY: _deploy, JobKind.STOP: _stop, JobKind.RESTART: _restart, JobKind.SCALE: _scale}
+
+
+def job_settle(job_id, client=None):
+    """Ask Marathon whether a waiting job's deployment finished; settle it, or check again later."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.WAITING:
+        return job
+    client = client or marathon_client()
+    try:
+        outcome = settle_from_marathon(job, client)
+    except MarathonError as error:
+        if timezone.now() > job.deadline:
+            return _fail_settled(job, job_services.error_as_dict(error) | {
+                "code": "marathon_unavailable" if error.retryable else error.code})
+        outcome = None
+    if outcome is None and settings.JOB_WORKER_POLLING:
+        job_services.job_enqueue(job.pk, countdown=settings.JOB_POLL_INTERVAL_SECONDS, task=job_services.TASK_SETTLE)
+    return job
+
+
+def _fail_settled(job, error):
+    try:
+        return job_services.job_fail(job, error)
+    except IllegalTransition:
+        return None
+
+
+def settle_from_marathon(job, client):
+    """Compare the job with Marathon's deployments and app; returns the settled job or None if still going."""
+    in_flight = {deployment.id for deployment in client.list_deployments()}
+    app = None
+    try:
+        app = client.get_app(job.marathon_app_id)
+    except MarathonNotFound:
+        app = None
+    if job.deployment_id and job.deployment_id in in_flight:
+        if app is not None:
+            deployment_sync_from_app(job.marathon_app_id, app)
+        if timezone.now() > job.deadline:
+            reason = (app.last_task_failure if app else None) or "the deployment did not finish in time"
+            deployment_mark(job.marathon_app_id, DeploymentStatus.FAILED, last_failure=reason)
+            return _fail_settled(job, {"code": "deadline_exceeded", "retryable": False,
+                                       "message": f"Marathon did not finish the deployment before the deadline: "
+                                                  f"{reason}",
+                                       "details": {"deployment_id": job.deployment_id,
+                                                   "last_task_failure": reason}})
+        return None
+    try:
+        if job.kind == JobKind.STOP:
+            if app is not None and not app.deployment_ids and app.instances > 0:
+                return _fail_settled(job, {"code": "deployment_cancelled", "retryable": False,
+                                           "message": "Marathon's deletion was rolled back."})
+            deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
+            return job_services.job_mark_succeeded(job, message="stopped")
+        if app is None:
+            deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
+            return _fail_settled(job, {"code": "app_gone", "retryable": False,
+                                       "message": "The app disappeared from Marathon before it was up."})
+        deployment_sync_from_app(job.marathon_app_id, app)
+        if job.marathon_version and app.version and app.version < job.marathon_version:
+            return _fail_settled(job, {"code": "deployment_cancelled", "retryable": False,
+                                       "message": "Marathon rolled the deployment back."})
+        return job_services.job_mark_succeeded(
+            job, message=f"deployment {job.deployment_id} finished; {app.tasks_running}/{app.instances} running",
+            result={"tasks_running": app.tasks_running, "instances": app.instances},
+        )
+    except IllegalTransition:
+        return None
+
+
+def job_cancel_execute(job_id):
+    """Roll back a cancelled job's Marathon deployment, then mark it cancelled."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status not in (JobStatus.RUNNING, JobStatus.WAITING, JobStatus.QUEUED):
+        return job
+    if job.status == JobStatus.QUEUED:
+        try:
+            return job_services.job_mark_cancelled(job, message="cancelled before it started")
+        except IllegalTransition:
+            return job
+    if job.status == JobStatus.RUNNING:
+        # The attempt under way decides; look again shortly.
+        job_services.job_enqueue(job.pk, countdown=1, task=job_services.TASK_CANCEL)
+        return job
+    client = marathon_client()
+    try:
+        client.cancel_deployment(job.deployment_id, force=False)
+        job_services.job_event(job, "marathon_rollback", f"rolled back deployment {job.deployment_id}")
+    except MarathonNotFound:
+        # The deployment already finished: too late to cancel; settle it as it is.
+        job_services.job_event(job, "cancel_too_late", "the deployment had already finished")
+        return settle_from_marathon(job, client)
+    except MarathonConflict as error:
+        job_services.job_event(job, "marathon_error", error.message, {"status": error.status})
+        job_services.job_enqueue(job.pk, countdown=2, task=job_services.TASK_CANCEL)
+        return job
+    except MarathonError as error:
+        job_services.job_event(job, "marathon_error", error.message, {"status": error.status})
+        if timezone.now() < job.deadline:
+            job_services.job_enqueue(job.pk, countdown=job_services.retry_delay(2), task=job_services.TASK_CANCEL)
+        return job
+    try:
+        return job_services.job_mark_cancelled(job, message=f"deployment {job.deployment_id} rolled back")
+    except IllegalTransition:
+        return job

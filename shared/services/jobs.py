@@ -1,0 +1,335 @@
+"""Job life cycle: creation with idempotency keys, the one transition function, retries and cancellation."""
+import hashlib
+import json
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shared.app_definition import DefinitionSettings, marathon_app_id, public_url
+from shared.errors import Conflict, IllegalTransition, Unprocessable, ValidationFailed
+from shared.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    IdempotencyKey,
+    Job,
+    JobEvent,
+    JobKind,
+    JobStatus,
+)
+from shared.services import job_hooks
+from shared.services.queue import enqueue_task
+
+logger = logging.getLogger(__name__)
+
+TASK_EXECUTE = "maracker.jobs.execute"
+TASK_SETTLE = "maracker.jobs.settle"
+TASK_CANCEL = "maracker.jobs.cancel"
+
+
+def request_fingerprint(kind, target, params):
+    """A stable hash of what a request asks for, to tell a replay from a different request under one key."""
+    payload = json.dumps({"kind": kind, "target": target, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def config_marathon_app_id(config):
+    """The Marathon id a configuration runs under: the one already deployed, or a new stable one."""
+    deployment = getattr(config, "deployment", None) if config.pk else None
+    try:
+        if deployment is not None and deployment.marathon_app_id:
+            return deployment.marathon_app_id
+    except Exception:  # RelatedObjectDoesNotExist: never deployed
+        pass
+    return marathon_app_id(config.app.name, config.pk, settings.MARATHON_GROUP)
+
+
+def _earlier_active_job(marathon_id, created_before=None, exclude=None):
+    queryset = Job.objects.filter(marathon_app_id=marathon_id, status__in=list(ACTIVE_STATUSES))
+    if created_before is not None:
+        queryset = queryset.filter(created_at__lt=created_before)
+    if exclude is not None:
+        queryset = queryset.exclude(pk=exclude)
+    return queryset.order_by("-created_at").first()
+
+
+def job_create(
+    *,
+    kind,
+    config=None,
+    app=None,
+    params=None,
+    idempotency_key=None,
+    callback_url="",
+    requested_by=None,
+    scope="",
+):
+    """Record a job and enqueue it once the transaction commits. Returns (job, created).
+
+    The same idempotency key with the same request returns the first job for 24 h; with a different
+    request it is refused with 422.
+    """
+    params = params or {}
+    if app is None and config is not None:
+        app = config.app
+    target = {"config": config.pk if config else None, "app": app.pk if app else None}
+    fingerprint = request_fingerprint(kind, target, params)
+    if idempotency_key is not None:
+        if not idempotency_key or len(idempotency_key) > 255:
+            raise ValidationFailed(
+                "Idempotency-Key must be 1 to 255 characters.",
+                errors={"Idempotency-Key": ["Must be 1 to 255 characters."]},
+            )
+        existing = _replay(idempotency_key, scope, fingerprint)
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            job = _job_insert(kind, config, app, params, callback_url, requested_by)
+            if idempotency_key is not None:
+                IdempotencyKey.objects.create(key=idempotency_key, scope=scope, fingerprint=fingerprint, job=job)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # Another request with the same key won the race: answer with its job.
+        existing = _replay(idempotency_key, scope, fingerprint)
+        if existing is None:
+            raise Conflict("A request with this Idempotency-Key is being processed; retry.",
+                           code="idempotency_conflict")
+        return existing, False
+    return job, True
+
+
+def _replay(key, scope, fingerprint):
+    """The job an earlier request with this key created, or None if the key is new or expired."""
+    record = IdempotencyKey.objects.select_related("job").filter(key=key, scope=scope).first()
+    if record is None:
+        return None
+    if record.created_at < timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS):
+        IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+        return None
+    if record.fingerprint != fingerprint:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+            errors={"Idempotency-Key": ["Already used with a different request body or target."]},
+        )
+    return record.job
+
+
+def _job_insert(kind, config, app, params, callback_url, requested_by):
+    now = timezone.now()
+    marathon_id = ""
+    url = ""
+    if config is not None and kind in (JobKind.DEPLOY, JobKind.STOP, JobKind.RESTART, JobKind.SCALE):
+        marathon_id = config_marathon_app_id(config)
+        from shared.app_definition import AppSpec
+
+        url = public_url(AppSpec(app_name=app.name, config_id=config.pk, cpu=config.cpu, memory=config.memory),
+                         DefinitionSettings.from_settings())
+    blocker = _earlier_active_job(marathon_id) if marathon_id else None
+    job = Job.objects.create(
+        kind=kind,
+        status=JobStatus.QUEUED,
+        app=app,
+        config=config,
+        app_name=app.name if app else "",
+        config_ref=config.pk if config else None,
+        params=params,
+        marathon_app_id=marathon_id,
+        public_url=url,
+        blocked_by=blocker,
+        callback_url=callback_url or "",
+        requested_by=requested_by,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        deadline=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS),
+    )
+    message = "queued"
+    if blocker is not None:
+        message = f"queued behind job {blocker.pk} ({blocker.kind}, {blocker.status}) on {marathon_id}"
+    JobEvent.objects.create(job=job, type="created", to_status=JobStatus.QUEUED, message=message,
+                            data={"params": params, "blocked_by": str(blocker.pk) if blocker else None})
+    if blocker is None:
+        job_enqueue(job.pk)
+    job_hooks.job_created(job)
+    return job
+
+
+def job_enqueue(job_id, *, countdown=None, task=TASK_EXECUTE):
+    """Send the job's task once the current transaction commits (the row is then visible to workers)."""
+    enqueue_task(task, str(job_id), countdown=countdown)
+
+
+def job_event(job, type, message="", data=None, *, dedupe_key=None):
+    """Add an entry to the job's timeline; with a dedupe key, the same entry is written once only."""
+    if dedupe_key is not None:
+        _, created = JobEvent.objects.get_or_create(
+            job_id=job.pk, dedupe_key=dedupe_key,
+            defaults={"type": type, "message": message[:10000], "data": data or {}},
+        )
+        return created
+    JobEvent.objects.create(job_id=job.pk, type=type, message=message[:10000], data=data or {})
+    return True
+
+
+def job_transition(job, source, target, *, message="", data=None, **fields):
+    """Move a job from `source` to `target`, or refuse: illegal moves and lost races raise IllegalTransition.
+
+    The conditional UPDATE ... WHERE status = source means two workers can never both move one job.
+    """
+    if not Job.can_transition(source, target):
+        raise IllegalTransition(f"A job cannot go from {source} to {target}.",
+                                errors={"status": [f"{source} -> {target} is not allowed"]})
+    now = timezone.now()
+    updates = {"status": target, "updated_at": now, **fields}
+    if target in TERMINAL_STATUSES:
+        updates["finished_at"] = now
+        updates["next_attempt_at"] = None
+    with transaction.atomic():
+        moved = Job.objects.filter(pk=job.pk, status=source).update(**updates)
+        if not moved:
+            raise IllegalTransition(f"The job is no longer {source}.", code="job_moved")
+        JobEvent.objects.create(job_id=job.pk, type="transition", from_status=source, to_status=target,
+                                message=message[:10000], data=data or {})
+        job.refresh_from_db()
+        if target in TERMINAL_STATUSES:
+            _release_next(job)
+        job_hooks.job_transitioned(job, source, target)
+    return job
+
+
+def _release_next(job):
+    """When a job ends, the next job queued behind it on the same Marathon app may start."""
+    if not job.marathon_app_id:
+        return
+    follower = (
+        Job.objects.filter(marathon_app_id=job.marathon_app_id, status=JobStatus.QUEUED)
+        .exclude(pk=job.pk)
+        .order_by("created_at")
+        .first()
+    )
+    if follower is not None:
+        Job.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(blocked_by=None)
+        JobEvent.objects.create(job_id=follower.pk, type="unblocked",
+                                message=f"job {job.pk} ended ({job.status}); starting")
+        job_enqueue(follower.pk)
+
+
+def job_claim(job_id):
+    """Take a queued job for execution: queued -> running, or None if someone else has it or it must wait."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.QUEUED:
+        return None
+    now = timezone.now()
+    if job.next_attempt_at and job.next_attempt_at > now + timedelta(seconds=1):
+        return None  # an early duplicate message; the scheduled one will come
+    if job.marathon_app_id:
+        blocker = _earlier_active_job(job.marathon_app_id, created_before=job.created_at, exclude=job.pk)
+        if blocker is None:
+            running = _earlier_active_job(job.marathon_app_id, exclude=job.pk)
+            if running is not None and running.status != JobStatus.QUEUED:
+                blocker = running
+        if blocker is not None:
+            if job.blocked_by_id != blocker.pk:
+                Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(blocked_by=blocker)
+                job_event(job, "blocked", f"waiting for job {blocker.pk} ({blocker.kind}, {blocker.status})",
+                          {"blocked_by": str(blocker.pk)})
+            return None
+    try:
+        return job_transition(
+            job, JobStatus.QUEUED, JobStatus.RUNNING,
+            message=f"attempt {job.attempts + 1} of {job.max_attempts}",
+            attempts=F("attempts") + 1, started_at=job.started_at or now, blocked_by=None,
+            next_attempt_at=None,
+        )
+    except IllegalTransition:
+        return None
+    except IntegrityError:
+        # The database's one-active-job-per-app constraint caught a race with another job: wait.
+        return None
+
+
+def retry_delay(attempt):
+    """Exponential back-off with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(settings.JOB_RETRY_CAP_SECONDS, settings.JOB_RETRY_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
+    return random.uniform(0, ceiling)
+
+
+def job_retry_or_fail(job, error):
+    """After a failed attempt: back to queued with a delay when the error is retryable and time allows."""
+    now = timezone.now()
+    error_dict = error_as_dict(error)
+    if error_dict["retryable"] and job.attempts < job.max_attempts:
+        delay = retry_delay(job.attempts)
+        if now + timedelta(seconds=delay) < job.deadline:
+            job = job_transition(
+                job, job.status, JobStatus.QUEUED,
+                message=f"attempt {job.attempts} failed ({error_dict['code']}); retrying in {delay:.1f}s",
+                data={"error": error_dict, "delay": delay},
+                last_error=error_dict, next_attempt_at=now + timedelta(seconds=delay),
+            )
+            job_enqueue(job.pk, countdown=delay)
+            return job
+    if error_dict["retryable"]:
+        error_dict = dict(error_dict, message=f"{error_dict['message']} (gave up after {job.attempts} attempts)")
+    return job_fail(job, error_dict)
+
+
+def job_fail(job, error_dict):
+    return job_transition(job, job.status, JobStatus.FAILED,
+                          message=f"{error_dict['code']}: {error_dict['message']}",
+                          data={"error": error_dict}, last_error=error_dict)
+
+
+def job_mark_waiting(job, *, deployment_id, version, message=""):
+    return job_transition(job, JobStatus.RUNNING, JobStatus.WAITING,
+                          message=message or f"Marathon accepted; deployment {deployment_id}",
+                          data={"deployment_id": deployment_id, "version": version},
+                          deployment_id=deployment_id or "", marathon_version=version or "")
+
+
+def job_mark_succeeded(job, *, message="", result=None):
+    fields = {"result": result} if result is not None else {}
+    return job_transition(job, job.status, JobStatus.SUCCEEDED, message=message or "done", **fields)
+
+
+def job_mark_cancelled(job, *, message=""):
+    return job_transition(job, job.status, JobStatus.CANCELLED, message=message or "cancelled")
+
+
+def job_request_cancel(job):
+    """Cancel now when queued; otherwise flag it and let a worker roll back Marathon's deployment."""
+    if job.status in TERMINAL_STATUSES:
+        raise Conflict(f"The job has already {job.status}.", code="job_finished")
+    if job.status == JobStatus.QUEUED:
+        try:
+            return job_mark_cancelled(job, message="cancelled before it started")
+        except IllegalTransition:
+            job.refresh_from_db()
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True, updated_at=timezone.now())
+        job_event(job, "cancel_requested", "cancellation requested; rolling back on Marathon")
+        job_enqueue(job.pk, task=TASK_CANCEL)
+    job.refresh_from_db()
+    return job
+
+
+def error_as_dict(error):
+    """{code, message, retryable, details} from a typed error, or from a dict already in that shape."""
+    if isinstance(error, dict):
+        return {
+            "code": error.get("code", "error"),
+            "message": error.get("message", ""),
+            "retryable": bool(error.get("retryable", False)),
+            "details": error.get("details"),
+        }
+    return {
+        "code": getattr(error, "code", error.__class__.__name__),
+        "message": getattr(error, "message", None) or str(error),
+        "retryable": bool(getattr(error, "retryable", False)),
+        "details": getattr(error, "details", None),
+    }

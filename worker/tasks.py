@@ -1,0 +1,25 @@
+"""Celery tasks for jobs: thin wiring from stable task names to the services that do the work."""
+from celery import shared_task
+
+from shared.services.job_runner import job_cancel_execute, job_execute, job_settle
+from shared.services.sweeper import job_sweep
+
+
+@shared_task(name="maracker.jobs.execute", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def execute_job(job_id):
+    job_execute(job_id)
+
+
+@shared_task(name="maracker.jobs.settle", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def settle_job(job_id):
+    job_settle(job_id)
+
+
+@shared_task(name="maracker.jobs.cancel", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def cancel_job(job_id):
+    job_cancel_execute(job_id)
+
+
+@shared_task(name="maracker.maintenance.sweep", ignore_result=True)
+def sweep():
+    return job_sweep()
