@@ -16,8 +16,15 @@ from shared.services.deployments import deployment_mark, deployment_mark_deployi
 logger = logging.getLogger(__name__)
 
 
+_client = None
+
+
 def marathon_client():
-    return MarathonClient.from_settings()
+    """One client per process (its HTTP session keeps connections alive); created after a worker forks."""
+    global _client
+    if _client is None:
+        _client = MarathonClient.from_settings()
+    return _client
 
 
 def app_spec(config):
