@@ -1,4 +1,5 @@
 """Typed readers for settings from the environment that fail loudly at start-up on a bad value."""
+import json
 import os
 from urllib.parse import urlsplit
 
@@ -67,6 +68,17 @@ def env_list(name, default=(), *, separator=","):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(separator) if item.strip()]
+
+
+def env_json(name, default=None):
+    """A JSON document from the environment; unreadable JSON stops the process naming the variable."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
 
 
 def env_choice(name, default, choices):

@@ -9,6 +9,7 @@ from config.env import (
     env_choice,
     env_float,
     env_int,
+    env_json,
     env_list,
     env_str,
     env_url,
@@ -131,6 +132,34 @@ PUBLIC_SCHEME = env_choice("PUBLIC_SCHEME", "http", {"http", "https"})
 TRAEFIK_LABELS = env_choice("TRAEFIK_LABELS", "both", {"v1", "v2", "both", "none"})
 TRAEFIK_ENTRYPOINT = env_str("TRAEFIK_ENTRYPOINT", "web")
 MARATHON_LB = env_bool("MARATHON_LB", False)
+
+# --- Image metadata (registry lookups, docs/IMAGE-METADATA.md) --------------------------------------
+REGISTRY_CREDENTIALS = env_json("REGISTRY_CREDENTIALS", {})
+if not isinstance(REGISTRY_CREDENTIALS, dict) or not all(
+    isinstance(host, str) and host and isinstance(creds, dict)
+    and isinstance(creds.get("username"), str) and isinstance(creds.get("password", ""), str)
+    for host, creds in REGISTRY_CREDENTIALS.items()
+):
+    raise ImproperlyConfigured(
+        'REGISTRY_CREDENTIALS must be a JSON object {"host[:port]": {"username": "...", "password": "..."}}'
+    )
+REGISTRY_INSECURE = env_list("REGISTRY_INSECURE", [])
+REGISTRY_PLATFORM = env_str("REGISTRY_PLATFORM", "linux/amd64").strip().lower()
+if not 2 <= len(REGISTRY_PLATFORM.split("/")) <= 3 or not all(REGISTRY_PLATFORM.split("/")):
+    raise ImproperlyConfigured(f"REGISTRY_PLATFORM={REGISTRY_PLATFORM!r} must be os/architecture[/variant]")
+REGISTRY_CONNECT_TIMEOUT = env_float("REGISTRY_CONNECT_TIMEOUT", 3.05, minimum=0.1)
+REGISTRY_READ_TIMEOUT = env_float("REGISTRY_READ_TIMEOUT", 10.0, minimum=0.1)
+REGISTRY_MAX_MANIFEST_BYTES = env_int("REGISTRY_MAX_MANIFEST_BYTES", 4 * 1024 * 1024, minimum=1024)
+REGISTRY_MAX_CONFIG_BYTES = env_int("REGISTRY_MAX_CONFIG_BYTES", 16 * 1024 * 1024, minimum=1024)
+REGISTRY_RETRIES = env_int("REGISTRY_RETRIES", 2, minimum=0, maximum=10)
+REGISTRY_MAX_RETRY_AFTER = env_float("REGISTRY_MAX_RETRY_AFTER", 10.0, minimum=0)
+REGISTRY_CACHE_TTL = env_int("REGISTRY_CACHE_TTL", 24 * 3600, minimum=1)
+MICROBADGER_URL = env_url("MICROBADGER_URL")
+METADATA_SOURCE = env_choice("METADATA_SOURCE", "registry", {"registry", "microbadger"})
+if METADATA_SOURCE == "microbadger" and not MICROBADGER_URL:
+    raise ImproperlyConfigured("METADATA_SOURCE=microbadger needs MICROBADGER_URL")
+IMPORT_DEFAULT_CPU = env_float("IMPORT_DEFAULT_CPU", 0.1, minimum=0.001)
+IMPORT_DEFAULT_MEMORY = env_int("IMPORT_DEFAULT_MEMORY", 256, minimum=32)
 
 # --- Jobs ---------------------------------------------------------------------------------------
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 8, minimum=1)
