@@ -29,6 +29,20 @@ logger = logging.getLogger(__name__)
 TASK_EXECUTE = "maracker.jobs.execute"
 TASK_SETTLE = "maracker.jobs.settle"
 TASK_CANCEL = "maracker.jobs.cancel"
+TASK_METADATA_EXECUTE = "maracker.metadata.execute"
+
+# The task that executes each kind of job; its name routes it to its queue (worker/celery.py), so a slow
+# registry never delays a deploy. Kinds not listed run on the deploy queue.
+KIND_TASKS = {
+    JobKind.IMAGE_LOOKUP: TASK_METADATA_EXECUTE,
+    JobKind.APP_IMPORT: TASK_METADATA_EXECUTE,
+    JobKind.METADATA_REFRESH: TASK_METADATA_EXECUTE,
+}
+
+
+def task_for_kind(kind):
+    """The name of the task that executes jobs of this kind."""
+    return KIND_TASKS.get(kind, TASK_EXECUTE)
 
 
 def request_fingerprint(kind, target, params):
@@ -154,7 +168,7 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
     JobEvent.objects.create(job=job, type="created", to_status=JobStatus.QUEUED, message=message,
                             data={"params": params, "blocked_by": str(blocker.pk) if blocker else None})
     if blocker is None:
-        job_enqueue(job.pk)
+        job_enqueue(job.pk, task=task_for_kind(kind))
     job_hooks.job_created(job)
     return job
 
@@ -216,7 +230,7 @@ def _release_next(job):
         Job.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(blocked_by=None)
         JobEvent.objects.create(job_id=follower.pk, type="unblocked",
                                 message=f"job {job.pk} ended ({job.status}); starting")
-        job_enqueue(follower.pk)
+        job_enqueue(follower.pk, task=task_for_kind(follower.kind))
 
 
 def job_claim(job_id):
@@ -259,12 +273,15 @@ def retry_delay(attempt):
     return random.uniform(0, ceiling)
 
 
-def job_retry_or_fail(job, error):
-    """After a failed attempt: back to queued with a delay when the error is retryable and time allows."""
+def job_retry_or_fail(job, error, *, min_delay=None):
+    """After a failed attempt: back to queued with a delay when the error is retryable and time allows.
+
+    `min_delay` (seconds, e.g. a registry's Retry-After) is the least the back-off waits.
+    """
     now = timezone.now()
     error_dict = error_as_dict(error)
     if error_dict["retryable"] and job.attempts < job.max_attempts:
-        delay = retry_delay(job.attempts)
+        delay = max(retry_delay(job.attempts), min_delay or 0)
         if now + timedelta(seconds=delay) < job.deadline:
             job = job_transition(
                 job, job.status, JobStatus.QUEUED,
@@ -272,7 +289,7 @@ def job_retry_or_fail(job, error):
                 data={"error": error_dict, "delay": delay},
                 last_error=error_dict, next_attempt_at=now + timedelta(seconds=delay),
             )
-            job_enqueue(job.pk, countdown=delay)
+            job_enqueue(job.pk, countdown=delay, task=task_for_kind(job.kind))
             return job
     if error_dict["retryable"]:
         error_dict = dict(error_dict, message=f"{error_dict['message']} (gave up after {job.attempts} attempts)")

@@ -29,9 +29,9 @@ def job_sweep(now=None):
         .annotate(due=Coalesce("next_attempt_at", "updated_at"))
         .filter(due__lt=requeue_before)
         .order_by("created_at")
-        .values_list("pk", "deadline", "marathon_app_id")[:BATCH]
+        .values_list("pk", "deadline", "marathon_app_id", "kind")[:BATCH]
     )
-    for pk, deadline, marathon_id in queued:
+    for pk, deadline, marathon_id, kind in queued:
         if deadline < now:
             job = Job.objects.get(pk=pk)
             try:
@@ -46,7 +46,7 @@ def job_sweep(now=None):
         ).exists():
             continue  # it is blocked; the active job releases it when it ends
         if Job.objects.filter(pk=pk, status=JobStatus.QUEUED).update(updated_at=now):
-            if send_now(job_services.TASK_EXECUTE, str(pk)):
+            if send_now(job_services.task_for_kind(kind), str(pk)):
                 counts["requeued"] += 1
 
     # 2. Running without progress: the worker died (SIGKILL, lost node). Put it back in the queue.
@@ -60,7 +60,7 @@ def job_sweep(now=None):
             )
         except IllegalTransition:
             continue
-        if send_now(job_services.TASK_EXECUTE, str(job.pk)):
+        if send_now(job_services.task_for_kind(job.kind), str(job.pk)):
             counts["recovered"] += 1
 
     # 3. Waiting past the deadline, or not checked for a while: ask Marathon.
