@@ -1,4 +1,5 @@
 """The Marathon client against the simulator over real HTTP on loopback: calls, errors, failover, events."""
+import contextlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -370,7 +371,10 @@ def test_basic_auth_from_the_url(marathon_sim_factory):
     client.create_or_replace_app(docker_app("/t/auth"))
     assert wait_deployed(client, "/t/auth").id == "/t/auth"
 
-    for bad in (MarathonClient([f"http://alice:wrong@{host}"]), MarathonClient([sim.url]), MarathonClient([sim.url], token="abc")):
+    wrong_password = MarathonClient([f"http://alice:wrong@{host}"])
+    no_credentials = MarathonClient([sim.url])
+    token_instead = MarathonClient([sim.url], token="abc")
+    for bad in (wrong_password, no_credentials, token_instead):
         with pytest.raises(MarathonUnauthorized) as caught:
             bad.get_info()
         assert (caught.value.status, caught.value.code, caught.value.retryable) == (401, "marathon_unauthorized", False)
@@ -378,11 +382,16 @@ def test_basic_auth_from_the_url(marathon_sim_factory):
         MarathonClient([sim.url]).stream_events(["deployment_success"], idle_timeout=5)
 
 
-def test_token_is_sent_as_dcos_authorization_header(client, marathon_sim):
-    # The simulator has no auth plugin; open-source Marathon without one allows everything.
+def test_token_is_sent_as_dcos_authorization_header(marathon_sim):
+    # The simulator has no auth plugin (open-source Marathon without one allows everything), so a node in
+    # front of it that records headers shows what the client sends.
     tokened = MarathonClient([marathon_sim.url], token="eyJhbGciOi")
     assert tokened.ping() is True
-    assert tokened._headers()["Authorization"] == "token=eyJhbGciOi"
+    with non_leader(marathon_sim.url) as (url, seen):
+        with MarathonClient([url], token="eyJhbGciOi").stream_events(idle_timeout=5) as stream:
+            assert stream.url == marathon_sim.url
+    assert seen[0]["Authorization"] == "token=eyJhbGciOi"
+    assert seen[0]["Accept"] == "text/event-stream"
     with pytest.raises(ValueError):
         MarathonClient(["http://a:b@127.0.0.1:8080"], token="t")
 
@@ -467,9 +476,12 @@ def test_event_stream_filters_and_parses(client):
         assert client.stream_url == stream.url
         result = client.create_or_replace_app(docker_app("/t/events"))
         seen = []
-        event = next_matching(
-            stream, lambda e: seen.append(e) or (e.event_type == "deployment_success" and e.deployment_id == result.deployment_id)
-        )
+
+        def done(event):
+            seen.append(event)
+            return event.event_type == "deployment_success" and event.deployment_id == result.deployment_id
+
+        event = next_matching(stream, done)
     assert {e.event_type for e in seen} <= set(ALL_STREAM_TYPES)
     assert event.timestamp is not None and event.raw and event.error is None
     assert event.data["plan"]["id"] == result.deployment_id
@@ -550,11 +562,16 @@ def test_event_stream_fails_over_and_reports_when_nobody_answers(marathon_sim):
 
 
 class _NonLeader(BaseHTTPRequestHandler):
-    """A Marathon node that is not the leader: it redirects /v2/events to the leader (API notes §7.1)."""
+    """A Marathon node that is not the leader: it redirects /v2/events to the leader (API notes §7.1).
+
+    The simulator is a single node and has no non-leader mode, so this stands in for the follower.
+    """
 
     leader = ""
+    seen: list
 
     def do_GET(self):  # noqa: N802 - http.server's naming
+        self.seen.append(dict(self.headers))
         self.send_response(307)
         self.send_header("Location", self.leader + self.path)
         self.send_header("Content-Length", "0")
@@ -564,19 +581,30 @@ class _NonLeader(BaseHTTPRequestHandler):
         pass
 
 
-def test_event_stream_follows_the_redirect_to_the_leader_with_credentials(marathon_sim_factory):
-    sim = marathon_sim_factory(credentials="alice:pw")
-    handler = type("NonLeader", (_NonLeader,), {"leader": sim.url})
+@contextlib.contextmanager
+def non_leader(leader_url):
+    """A follower node on a free loopback port redirecting to leader_url; yields (its URL, headers it saw)."""
+    seen = []
+    handler = type("NonLeader", (_NonLeader,), {"leader": leader_url, "seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        client = MarathonClient([f"http://alice:pw@127.0.0.1:{server.server_port}"])
-        with client.stream_events(["deployment_success"], idle_timeout=10) as stream:
-            assert stream.url == sim.url
-            host = sim.url.removeprefix("http://")
-            result = MarathonClient([f"http://alice:pw@{host}"]).create_or_replace_app(docker_app("/t/led"))
-            assert next_matching(stream, lambda e: e.deployment_id == result.deployment_id)
+        yield f"http://127.0.0.1:{server.server_port}", seen
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(5)
+
+
+def test_event_stream_follows_the_redirect_to_the_leader_with_credentials(marathon_sim_factory):
+    sim = marathon_sim_factory(credentials="alice:pw")
+    with non_leader(sim.url) as (follower, seen):
+        client = MarathonClient([follower.replace("http://", "http://alice:pw@")])
+        with client.stream_events(["deployment_success"], idle_timeout=10) as stream:
+            # requests alone would drop the credentials on this cross-port redirect and get a 401.
+            assert stream.url == sim.url and client.stream_url == sim.url
+            host = sim.url.removeprefix("http://")
+            result = MarathonClient([f"http://alice:pw@{host}"]).create_or_replace_app(docker_app("/t/led"))
+            assert next_matching(stream, lambda e: e.deployment_id == result.deployment_id)
+    assert seen[0]["Authorization"].startswith("Basic ")

@@ -57,7 +57,8 @@ def test_app_info_from_marathon_app_object():
 
 def test_task_health_unknown_without_checks_and_false_when_one_fails():
     assert MarathonTask.from_json({"id": "t"}).healthy is None
-    assert MarathonTask.from_json({"id": "t", "healthCheckResults": [{"alive": True}, {"alive": False}]}).healthy is False
+    results = [{"alive": True}, {"alive": False}]
+    assert MarathonTask.from_json({"id": "t", "healthCheckResults": results}).healthy is False
 
 
 @needs_spec
