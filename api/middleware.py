@@ -1,14 +1,17 @@
 """Request ids on every request, and problem-format answers for errors raised outside DRF views."""
 import logging
 import re
+import time
 import uuid
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from api.problems import PROBLEM_CONTENT_TYPE, problem_response
+from shared.logctx import bind_request, get_logger
 
 logger = logging.getLogger(__name__)
+request_logger = get_logger("maracker.request")
 
 # Paths that serve HTML to people keep Django's own error pages; everything else is API.
 HTML_PREFIXES = ("/catalog", "/admin", "/static", "/accounts", "/api/docs")
@@ -24,8 +27,12 @@ class RequestIdMiddleware:
     def __call__(self, request):
         supplied = request.headers.get("X-Request-ID", "")
         request.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        bind_request(request.request_id)  # every log line of this request carries request_id
+        started = time.monotonic()
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        request_logger.info("request", method=request.method, path=request.path, status=response.status_code,
+                            ms=round((time.monotonic() - started) * 1000, 1))
         return response
 
 

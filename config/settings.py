@@ -210,10 +210,8 @@ USE_TZ = True
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", {"json", "console"})
+# Structured lines (structlog) with request/job/app ids bound, secrets redacted: see config/logging.py.
+from config.logging import logging_config  # noqa: E402
+
+LOGGING = logging_config(LOG_LEVEL, LOG_FORMAT)
