@@ -300,6 +300,19 @@ def test_rejected_with_marathon_details(client, extra, path):
     assert client.find_app("/t/bad") is None
 
 
+def test_bad_request_with_a_parser_message(client, marathon_sim):
+    # Marathon's 400 for unparsable JSON carries its parser message as a string (spec/errors/400-invalid-json.json);
+    # the client only sends JSON it encoded itself, so the answer is armed as a fault here.
+    marathon_sim.fail_next(
+        1, 400, path_prefix="/v2/apps", body={"message": "Invalid JSON", "details": "Unexpected end-of-input"}
+    )
+    with pytest.raises(MarathonRejected) as caught:
+        client.create_or_replace_app(docker_app("/t/web"))
+    error = caught.value
+    assert (error.status, error.message, error.retryable) == (400, "Invalid JSON", False)
+    assert error.details == [{"path": "/", "errors": ["Unexpected end-of-input"]}]
+
+
 def test_invalid_app_id_is_rejected_before_any_request(client, marathon_sim):
     marathon_sim.clear_received()
     with pytest.raises(MarathonRejected) as caught:
