@@ -652,6 +652,8 @@ def _short_text(response: requests.Response, limit: int = 200) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake or certificate verification failed"
     if isinstance(exc, requests.ConnectTimeout):
         return "connect timeout"
     if isinstance(exc, requests.ReadTimeout):

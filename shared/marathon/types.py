@@ -201,7 +201,11 @@ class MarathonDeployment:
 
 @dataclass(frozen=True)
 class DeploymentResult:
-    """What Marathon answers to a change: the deployment it started and the new version."""
+    """What Marathon answers to a change: the deployment it started and the version it stamped.
+
+    ``version`` is the new version of Marathon's group tree; an app the change left as it was keeps its older
+    ``version`` (Marathon's GroupVersioningUtil), so compare deployments by id, not versions by equality.
+    """
 
     deployment_id: str
     version: str | None
