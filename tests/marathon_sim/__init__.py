@@ -1,0 +1,1 @@
+"""Tests of the Marathon simulator (marathon_sim)."""
