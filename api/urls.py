@@ -2,6 +2,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api.views import catalog
 from api.views import health, jobs
 
 urlpatterns = [
@@ -9,6 +10,22 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The catalog (a trailing slash is optional)
+    re_path(r"^api/v1/apps/?$", catalog.AppListView.as_view(), name="app-list"),
+    # (`import` is left to the app-import route below)
+    re_path(r"^api/v1/apps/(?P<ref>(?!import/?$)[^/]+)/?$", catalog.AppDetailView.as_view(), name="app-detail"),
+    re_path(r"^api/v1/apps/(?P<ref>[^/]+)/marathon-configs/?$", catalog.AppConfigCreateView.as_view(),
+            name="app-config-create"),
+    re_path(r"^api/v1/marathon-configs/(?P<pk>[^/]+)/?$", catalog.MarathonConfigDetailView.as_view(),
+            name="config-detail"),
+    re_path(r"^api/v1/containers/(?P<pk>[^/]+)/?$", catalog.ContainerDetailView.as_view(), name="container-detail"),
+    # The ancestor's catalog routes: the same views; its app list is not paginated
+    re_path(r"^apps/?$", catalog.AppListView.as_view(pagination_class=None), name="legacy-app-list"),
+    re_path(r"^apps/(?P<ref>[^/]+)/?$", catalog.AppDetailView.as_view(), name="legacy-app-detail"),
+    re_path(r"^container/docker/(?P<pk>[^/]+)/?$", catalog.ContainerDetailView.as_view(),
+            name="legacy-container-detail"),
+    re_path(r"^marathon-config/(?P<pk>[^/]+)/?$", catalog.MarathonConfigDetailView.as_view(),
+            name="legacy-config-detail"),
     # Jobs and deployments
     path("api/v1/marathon-configs/<str:pk>/deploy", jobs.DeployConfigView.as_view(), name="config-deploy"),
     path("api/v1/marathon-configs/<str:pk>/stop", jobs.StopConfigView.as_view(), name="config-stop"),

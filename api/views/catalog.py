@@ -1,0 +1,185 @@
+"""Catalog routes: apps, their Marathon configurations and Docker containers (HTTP in, services/selectors out).
+
+The same views serve /api/v1/... and the ancestor's routes at the root; the ancestor's `/apps` list is the
+same view without pagination.
+"""
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers.catalog import (
+    AppListQuerySerializer,
+    AppSerializer,
+    DockerContainerSerializer,
+    MarathonConfigSerializer,
+)
+from api.serializers.problems import ProblemSerializer
+from shared.selectors.catalog import app_get, app_list, config_get, container_get
+from shared.services.catalog import (
+    app_create,
+    app_delete,
+    app_update,
+    container_update,
+    marathon_config_create,
+    marathon_config_delete,
+    marathon_config_update,
+)
+
+
+def _problem(description):
+    return OpenApiResponse(ProblemSerializer, description=description)
+
+
+BAD_REQUEST = _problem("Malformed JSON, a body that is not an object, or invalid fields (`errors` names them).")
+NOT_FOUND = _problem("No such resource.")
+CONFLICT = _problem("Another app has this name (code `duplicate_name`, field `name`).")
+TOO_LARGE = _problem("The body is larger than 1 MiB.")
+UNSUPPORTED = _problem("The body is not application/json.")
+WRITE_ERRORS = {400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED}
+
+APP_REF = OpenApiParameter("ref", str, OpenApiParameter.PATH,
+                           description="The app's id (all digits) or its name.")
+CONFIG_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The configuration's id.")
+CONTAINER_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The container's id.")
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List apps", tags=["catalog"], parameters=[AppListQuerySerializer],
+                      responses={200: AppSerializer(many=True), 400: BAD_REQUEST, 404: _problem("No such page.")}),
+    post=extend_schema(summary="Create an app with its container and configurations", tags=["catalog"],
+                       request=AppSerializer, responses={201: AppSerializer, 409: CONFLICT, **WRITE_ERRORS}),
+)
+class AppListView(generics.ListCreateAPIView):
+    serializer_class = AppSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return app_list(search=params.get("search"), image=params.get("image"), ordering=params.get("ordering"))
+
+    def create(self, request, *args, **kwargs):
+        serializer = AppSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        app = app_create(**serializer.validated_data)
+        location = f"/api/v1/apps/{app.pk}/"
+        return Response(AppSerializer(app).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get an app", tags=["catalog"], parameters=[APP_REF],
+                      responses={200: AppSerializer, 404: NOT_FOUND}),
+    put=extend_schema(
+        summary="Replace an app's fields", tags=["catalog"], parameters=[APP_REF], request=AppSerializer,
+        description="`name` is required. Members left out stay as they are. `docker_container: null` removes the "
+                    "container. `marathon_configs`, when sent, is the whole list: items with an `id` are kept and "
+                    "updated, items without one are created, the app's other configurations are deleted.",
+        responses={200: AppSerializer, 404: NOT_FOUND, 409: CONFLICT, **WRITE_ERRORS},
+    ),
+    patch=extend_schema(
+        summary="Update some of an app's fields", tags=["catalog"], parameters=[APP_REF], request=AppSerializer,
+        description="As PUT, with every member optional.",
+        responses={200: AppSerializer, 404: NOT_FOUND, 409: CONFLICT, **WRITE_ERRORS},
+    ),
+    delete=extend_schema(summary="Delete an app with its container and configurations", tags=["catalog"],
+                         parameters=[APP_REF], responses={204: None, 404: NOT_FOUND}),
+)
+class AppDetailView(APIView):
+    def get(self, request, ref):
+        return Response(AppSerializer(app_get(ref)).data)
+
+    def put(self, request, ref):
+        return self._update(request, ref, partial=False)
+
+    def patch(self, request, ref):
+        return self._update(request, ref, partial=True)
+
+    def _update(self, request, ref, *, partial):
+        app = app_get(ref)
+        serializer = AppSerializer(app, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        app = app_update(app, data=serializer.validated_data, partial=partial)
+        return Response(AppSerializer(app).data)
+
+    def delete(self, request, ref):
+        app_delete(app_get(ref))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(summary="Add a configuration to an app", tags=["catalog"], parameters=[APP_REF],
+                       request=MarathonConfigSerializer,
+                       responses={201: MarathonConfigSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
+)
+class AppConfigCreateView(APIView):
+    def post(self, request, ref):
+        app = app_get(ref)
+        serializer = MarathonConfigSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = marathon_config_create(app, data=serializer.validated_data)
+        location = f"/api/v1/marathon-configs/{config.pk}/"
+        return Response(MarathonConfigSerializer(config).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": location})
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a configuration", tags=["catalog"], parameters=[CONFIG_PK],
+                      responses={200: MarathonConfigSerializer, 404: NOT_FOUND}),
+    put=extend_schema(summary="Replace a configuration", tags=["catalog"], parameters=[CONFIG_PK],
+                      description="`cpu` and `memory` are required; absent optional members take their defaults.",
+                      request=MarathonConfigSerializer,
+                      responses={200: MarathonConfigSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
+    patch=extend_schema(summary="Update some of a configuration's fields", tags=["catalog"], parameters=[CONFIG_PK],
+                        request=MarathonConfigSerializer,
+                        responses={200: MarathonConfigSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
+    delete=extend_schema(summary="Delete a configuration", tags=["catalog"], parameters=[CONFIG_PK],
+                         responses={204: None, 404: NOT_FOUND}),
+)
+class MarathonConfigDetailView(APIView):
+    def get(self, request, pk):
+        return Response(MarathonConfigSerializer(config_get(pk)).data)
+
+    def put(self, request, pk):
+        return self._update(request, pk, partial=False)
+
+    def patch(self, request, pk):
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request, pk, *, partial):
+        config = config_get(pk)
+        serializer = MarathonConfigSerializer(config, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        config = marathon_config_update(config, data=serializer.validated_data, partial=partial)
+        return Response(MarathonConfigSerializer(config).data)
+
+    def delete(self, request, pk):
+        marathon_config_delete(config_get(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a container", tags=["catalog"], parameters=[CONTAINER_PK],
+                      responses={200: DockerContainerSerializer, 404: NOT_FOUND}),
+    put=extend_schema(summary="Replace a container", tags=["catalog"], parameters=[CONTAINER_PK],
+                      description="`image` is required; absent `ports` means none.",
+                      request=DockerContainerSerializer,
+                      responses={200: DockerContainerSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
+    patch=extend_schema(summary="Update some of a container's fields", tags=["catalog"], parameters=[CONTAINER_PK],
+                        request=DockerContainerSerializer,
+                        responses={200: DockerContainerSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
+)
+class ContainerDetailView(APIView):
+    def get(self, request, pk):
+        return Response(DockerContainerSerializer(container_get(pk)).data)
+
+    def put(self, request, pk):
+        return self._update(request, pk, partial=False)
+
+    def patch(self, request, pk):
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request, pk, *, partial):
+        container = container_get(pk)
+        serializer = DockerContainerSerializer(container, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        container = container_update(container, data=serializer.validated_data, partial=partial)
+        return Response(DockerContainerSerializer(container).data)
