@@ -1,6 +1,7 @@
 """Celery tasks for jobs: thin wiring from stable task names to the services that do the work."""
 from celery import shared_task
 
+from shared.services.image_metadata import metadata_job_execute
 from shared.services.job_runner import job_cancel_execute, job_execute, job_settle
 from shared.services.sweeper import job_sweep
 
@@ -18,6 +19,12 @@ def settle_job(job_id):
 @shared_task(name="maracker.jobs.cancel", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def cancel_job(job_id):
     job_cancel_execute(job_id)
+
+
+# Routed to the `metadata` queue by its name (worker/celery.py): a slow registry never delays a deploy.
+@shared_task(name="maracker.metadata.execute", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def execute_metadata_job(job_id):
+    metadata_job_execute(job_id)
 
 
 @shared_task(name="maracker.maintenance.sweep", ignore_result=True)
