@@ -3,7 +3,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import catalog
-from api.views import health, jobs
+from api.views import health, images, jobs
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -37,6 +37,11 @@ urlpatterns = [
     path("api/v1/jobs/<str:pk>/cancel", jobs.JobCancelView.as_view(), name="job-cancel"),
     path("api/v1/deployments", jobs.DeploymentListView.as_view(), name="deployment-list"),
     path("api/v1/deployments/<int:pk>", jobs.DeploymentDetailView.as_view(), name="deployment-detail"),
+    # Image metadata jobs
+    path("api/v1/images/lookups", images.ImageLookupView.as_view(), name="image-lookup"),
+    path("api/v1/apps/import", images.AppImportView.as_view(), name="app-import"),
+    path("api/v1/apps/<str:ref>/refresh-metadata", images.AppRefreshMetadataView.as_view(),
+         name="app-refresh-metadata"),
     # The ancestor's job routes
     re_path(r"^deploy/(?P<pk>[^/]+)/?$", jobs.LegacyDeployView.as_view(), name="legacy-deploy"),
     re_path(r"^delete/(?P<pk>[^/]+)/?$", jobs.LegacyDeleteView.as_view(), name="legacy-delete"),
