@@ -1,9 +1,9 @@
 """Serializers of job requests, jobs, their events and deployments."""
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared.models import Deployment, Job, JobEvent
+from shared.presenters import deployment_data, job_data
 
 MAX_INSTANCES = 1000
 
@@ -56,23 +56,18 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, job):
+        # The declared fields document the shape; the shared presenter produces it (fast, and the same
+        # shape that webhooks send).
+        return job_data(job)
+
     @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_waiting_for(self, job):
-        if job.status != "queued":
-            return None
-        if job.blocked_by_id:
-            return f"job {job.blocked_by_id} on the same Marathon app"
-        if job.next_attempt_at:
-            return f"retry at {job.next_attempt_at.isoformat()}"
-        return "a worker"
+    def get_waiting_for(self, job):  # pragma: no cover - documented only; see shared.presenters
+        return None
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
-    def get_links(self, job):
-        return {
-            "self": reverse("job-detail", args=[job.pk]),
-            "events": reverse("job-events", args=[job.pk]),
-            "cancel": reverse("job-cancel", args=[job.pk]),
-        }
+    def get_links(self, job):  # pragma: no cover - documented only; see shared.presenters
+        return {}
 
 
 class JobEventSerializer(serializers.ModelSerializer):
@@ -98,12 +93,13 @@ class DeploymentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, deployment):
+        return deployment_data(deployment)
+
     @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_app_name(self, deployment):
-        return deployment.app.name if deployment.app_id and deployment.app else None
+    def get_app_name(self, deployment):  # pragma: no cover - documented only; see shared.presenters
+        return None
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_endpoints(self, deployment):
-        return sorted(
-            endpoint for task in (deployment.tasks or {}).values() for endpoint in task.get("endpoints", [])
-        )
+    def get_endpoints(self, deployment):  # pragma: no cover - documented only; see shared.presenters
+        return []

@@ -104,7 +104,7 @@ def config_for_job(pk):
     except (TypeError, ValueError):
         raise NotFound(f"No configuration has the id {pk!r}.") from None
     config = (
-        MarathonConfig.objects.select_related("app", "app__docker_container", "deployment")
+        MarathonConfig.objects.select_related("app", "deployment")
         .filter(pk=pk)
         .first()
     )

@@ -5,31 +5,24 @@ from django.utils import timezone
 from shared.models import Deployment, DeploymentStatus
 
 
-def deployment_for_job(job):
-    """The deployment row of a job's Marathon app, created on first use."""
-    deployment, _ = Deployment.objects.get_or_create(
-        marathon_app_id=job.marathon_app_id,
-        defaults={"config_id": job.config_id, "app_id": job.app_id, "public_url": job.public_url},
-    )
-    return deployment
-
-
 def deployment_mark_deploying(job, *, deployment_id="", version="", instances=None):
-    deployment = deployment_for_job(job)
-    fields = {
-        "status": DeploymentStatus.DEPLOYING,
-        "deployment_id": deployment_id or "",
-        "updated_at": timezone.now(),
-        "public_url": job.public_url or deployment.public_url,
-    }
+    """Upsert the job's deployment row as deploying, in one statement (INSERT ... ON CONFLICT UPDATE)."""
+    row = Deployment(
+        marathon_app_id=job.marathon_app_id, config_id=job.config_id, app_id=job.app_id,
+        status=DeploymentStatus.DEPLOYING, deployment_id=deployment_id or "", version=version or "",
+        instances=instances or 0, public_url=job.public_url, updated_at=timezone.now(),
+    )
+    update = ["status", "deployment_id", "updated_at"]
     if version:
-        fields["version"] = version
+        update.append("version")
     if instances is not None:
-        fields["instances"] = instances
-    if job.config_id and deployment.config_id != job.config_id:
-        fields["config_id"] = job.config_id
-    Deployment.objects.filter(pk=deployment.pk).update(**fields)
-    return deployment
+        update.append("instances")
+    if job.public_url:
+        update.append("public_url")
+    if job.config_id:
+        update.extend(["config_id", "app_id"])
+    Deployment.objects.bulk_create([row], update_conflicts=True, unique_fields=["marathon_app_id"],
+                                   update_fields=update)
 
 
 def _task_state(task):

@@ -3,13 +3,14 @@ import logging
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from shared.app_definition import AppSpec, DefinitionSettings, NotDeployable, build_app_definition
 from shared.errors import IllegalTransition
 from shared.marathon.client import MarathonClient
 from shared.marathon.errors import MarathonConflict, MarathonError, MarathonNotFound
-from shared.models import DeploymentStatus, Job, JobKind, JobStatus
+from shared.models import DeploymentStatus, Job, JobKind, JobStatus, MarathonConfig
 from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_mark_deploying, deployment_sync_from_app
 
@@ -25,6 +26,14 @@ def marathon_client():
     if _client is None:
         _client = MarathonClient.from_settings()
     return _client
+
+
+def load_config(config_id):
+    """A configuration with its app and container, in one query (None if it was deleted)."""
+    return (
+        MarathonConfig.objects.select_related("app", "app__docker_container").filter(pk=config_id).first()
+        if config_id else None
+    )
 
 
 def app_spec(config):
@@ -83,14 +92,13 @@ def job_execute(job_id):
     return job
 
 
-def _sent_before(job):
-    """Did an earlier attempt of this job already send its request to Marathon?"""
-    return job.events.filter(type="marathon_request").exists()
-
-
 def _adopt_inflight(job, client):
-    """After a crash between Marathon's answer and our commit, take over the deployment it started."""
-    if job.attempts <= 1 or not _sent_before(job):
+    """After a crash between Marathon's answer and our commit, take over the deployment it started.
+
+    Only a job's own earlier attempt can have started a deployment on its app: one job at a time acts on a
+    Marathon app, so an in-flight deployment there on a later attempt is ours.
+    """
+    if job.attempts <= 1:
         return False
     try:
         app = client.get_app(job.marathon_app_id)
@@ -99,14 +107,19 @@ def _adopt_inflight(job, client):
     if not app.deployment_ids:
         return False
     deployment_id = app.deployment_ids[0]
-    job_services.job_event(job, "adopted", f"adopting deployment {deployment_id} started by an earlier attempt",
-                           {"deployment_id": deployment_id})
-    deployment_mark_deploying(job, deployment_id=deployment_id, version=app.version or "")
-    job_services.job_mark_waiting(job, deployment_id=deployment_id, version=app.version or "")
+    with transaction.atomic():
+        job_services.job_event(job, "adopted",
+                               f"adopting deployment {deployment_id} started by an earlier attempt",
+                               {"deployment_id": deployment_id})
+        deployment_mark_deploying(job, deployment_id=deployment_id, version=app.version or "")
+        job_services.job_mark_waiting(job, deployment_id=deployment_id, version=app.version or "")
     return True
 
 
-def _accepted(job, result, *, instances=None, what):
+@transaction.atomic
+def _accepted(job, request, result, *, instances=None, what):
+    """Record the request sent and Marathon's answer, and move the job on, in one transaction."""
+    job_services.job_event(job, "marathon_request", request["summary"], request.get("data") or {})
     job_services.job_event(job, "marathon_accepted", f"{what}: deployment {result.deployment_id}",
                            {"deployment_id": result.deployment_id, "version": result.version})
     deployment_mark_deploying(job, deployment_id=result.deployment_id, version=result.version or "",
@@ -116,17 +129,18 @@ def _accepted(job, result, *, instances=None, what):
     return job_services.job_mark_waiting(job, deployment_id=result.deployment_id, version=result.version or "")
 
 
-def _request(job, what, data=None):
-    job_services.job_event(job, "marathon_request", what, data or {})
+def _request(summary, data=None):
+    return {"summary": summary, "data": data or {}}
 
 
 def _deploy(job, client):
-    if job.config is None:
+    config = load_config(job.config_id)
+    if config is None:
         return job_services.job_fail(job, {"code": "config_deleted", "retryable": False,
                                            "message": "The configuration was deleted before the job ran."})
     if _adopt_inflight(job, client):
         return None
-    spec = app_spec(job.config)
+    spec = app_spec(config)
     if "instances" in job.params and job.params["instances"] is not None:
         spec = AppSpec(**{**spec.__dict__, "instances": int(job.params["instances"])})
     try:
@@ -135,32 +149,33 @@ def _deploy(job, client):
         return job_services.job_fail(job, {"code": "not_deployable", "retryable": False, "message": str(exc)})
     definition["id"] = job.marathon_app_id
     force = bool(job.params.get("force")) or settings.MARATHON_FORCE
-    _request(job, f"PUT /v2/apps{job.marathon_app_id}", {"force": force, "instances": definition["instances"]})
+    request = _request(f"PUT /v2/apps{job.marathon_app_id}", {"force": force, "instances": definition["instances"]})
     result = client.create_or_replace_app(definition, force=force)
-    return _accepted(job, result, instances=definition["instances"], what="deploy")
+    return _accepted(job, request, result, instances=definition["instances"], what="deploy")
 
 
 def _stop(job, client):
-    _request(job, f"DELETE /v2/apps{job.marathon_app_id}")
+    request = _request(f"DELETE /v2/apps{job.marathon_app_id}")
     try:
         result = client.delete_app(job.marathon_app_id, force=bool(job.params.get("force")))
     except MarathonNotFound:
-        deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
-        return job_services.job_mark_succeeded(job, message="the app was not running on Marathon")
-    return _accepted(job, result, instances=0, what="stop")
+        with transaction.atomic():
+            deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
+            return job_services.job_mark_succeeded(job, message="the app was not running on Marathon")
+    return _accepted(job, request, result, instances=0, what="stop")
 
 
 def _restart(job, client):
-    _request(job, f"POST /v2/apps{job.marathon_app_id}/restart")
+    request = _request(f"POST /v2/apps{job.marathon_app_id}/restart")
     result = client.restart_app(job.marathon_app_id, force=bool(job.params.get("force")))
-    return _accepted(job, result, what="restart")
+    return _accepted(job, request, result, what="restart")
 
 
 def _scale(job, client):
     instances = int(job.params["instances"])
-    _request(job, f"PUT /v2/apps{job.marathon_app_id} instances={instances}", {"instances": instances})
+    request = _request(f"PUT /v2/apps{job.marathon_app_id} instances={instances}", {"instances": instances})
     result = client.scale_app(job.marathon_app_id, instances, force=bool(job.params.get("force")))
-    return _accepted(job, result, instances=instances, what=f"scale to {instances}")
+    return _accepted(job, request, result, instances=instances, what=f"scale to {instances}")
 
 
 HANDLERS = {JobKind.DEPLOY: _deploy, JobKind.STOP: _stop, JobKind.RESTART: _restart, JobKind.SCALE: _scale}
@@ -193,12 +208,19 @@ def _fail_settled(job, error):
 
 def settle_from_marathon(job, client):
     """Compare the job with Marathon's deployments and app; returns the settled job or None if still going."""
-    in_flight = {deployment.id for deployment in client.list_deployments()}
-    app = None
+    # The app's own deployments say whether ours is still in flight: one small request, whatever the
+    # number of deployments on the cluster.
     try:
         app = client.get_app(job.marathon_app_id)
     except MarathonNotFound:
         app = None
+    return settle_with_app(job, app)
+
+
+@transaction.atomic
+def settle_with_app(job, app):
+    """Settle a waiting job from what Marathon says of its app (None: the app does not exist)."""
+    in_flight = set(app.deployment_ids) if app is not None else set()
     if job.deployment_id and job.deployment_id in in_flight:
         if app is not None:
             deployment_sync_from_app(job.marathon_app_id, app)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from shared.app_definition import DefinitionSettings, marathon_app_id, public_url
@@ -60,15 +60,6 @@ def config_marathon_app_id(config):
     except Exception:  # RelatedObjectDoesNotExist: never deployed
         pass
     return marathon_app_id(config.app.name, config.pk, settings.MARATHON_GROUP)
-
-
-def _earlier_active_job(marathon_id, created_before=None, exclude=None):
-    queryset = Job.objects.filter(marathon_app_id=marathon_id, status__in=list(ACTIVE_STATUSES))
-    if created_before is not None:
-        queryset = queryset.filter(created_at__lt=created_before)
-    if exclude is not None:
-        queryset = queryset.exclude(pk=exclude)
-    return queryset.order_by("-created_at").first()
 
 
 def job_create(
@@ -145,7 +136,12 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
 
         url = public_url(AppSpec(app_name=app.name, config_id=config.pk, cpu=config.cpu, memory=config.memory),
                          DefinitionSettings.from_settings())
-    blocker = _earlier_active_job(marathon_id) if marathon_id else None
+    blocker = (
+        Job.objects.filter(marathon_app_id=marathon_id, status__in=list(ACTIVE_STATUSES))
+        .order_by("-created_at").values_list("pk", "kind", "status").first()
+        if marathon_id else None
+    )
+    blocker_id = blocker[0] if blocker else None
     job = Job.objects.create(
         kind=kind,
         status=JobStatus.QUEUED,
@@ -156,7 +152,7 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
         params=params,
         marathon_app_id=marathon_id,
         public_url=url,
-        blocked_by=blocker,
+        blocked_by_id=blocker_id,
         callback_url=callback_url or "",
         requested_by=requested_by,
         max_attempts=settings.JOB_MAX_ATTEMPTS,
@@ -164,9 +160,9 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
     )
     message = "queued"
     if blocker is not None:
-        message = f"queued behind job {blocker.pk} ({blocker.kind}, {blocker.status}) on {marathon_id}"
+        message = f"queued behind job {blocker_id} ({blocker[1]}, {blocker[2]}) on {marathon_id}"
     JobEvent.objects.create(job=job, type="created", to_status=JobStatus.QUEUED, message=message,
-                            data={"params": params, "blocked_by": str(blocker.pk) if blocker else None})
+                            data={"params": params, "blocked_by": str(blocker_id) if blocker else None})
     if blocker is None:
         job_enqueue(job.pk, task=task_for_kind(kind))
     job_hooks.job_created(job)
@@ -194,6 +190,7 @@ def job_transition(job, source, target, *, message="", data=None, **fields):
     """Move a job from `source` to `target`, or refuse: illegal moves and lost races raise IllegalTransition.
 
     The conditional UPDATE ... WHERE status = source means two workers can never both move one job.
+    Fields are plain values (no F expressions), applied to the object in memory once the UPDATE matched.
     """
     if not Job.can_transition(source, target):
         raise IllegalTransition(f"A job cannot go from {source} to {target}.",
@@ -209,7 +206,8 @@ def job_transition(job, source, target, *, message="", data=None, **fields):
             raise IllegalTransition(f"The job is no longer {source}.", code="job_moved")
         JobEvent.objects.create(job_id=job.pk, type="transition", from_status=source, to_status=target,
                                 message=message[:10000], data=data or {})
-        job.refresh_from_db()
+        for name, value in updates.items():
+            setattr(job, name, value)
         if target in TERMINAL_STATUSES:
             _release_next(job)
         job_hooks.job_transitioned(job, source, target)
@@ -242,22 +240,29 @@ def job_claim(job_id):
     if job.next_attempt_at and job.next_attempt_at > now + timedelta(seconds=1):
         return None  # an early duplicate message; the scheduled one will come
     if job.marathon_app_id:
-        blocker = _earlier_active_job(job.marathon_app_id, created_before=job.created_at, exclude=job.pk)
-        if blocker is None:
-            running = _earlier_active_job(job.marathon_app_id, exclude=job.pk)
-            if running is not None and running.status != JobStatus.QUEUED:
-                blocker = running
+        # Jobs on one Marathon app run in order: wait for any earlier one, and for any already under way.
+        blocker = (
+            Job.objects.filter(marathon_app_id=job.marathon_app_id, status__in=list(ACTIVE_STATUSES))
+            .exclude(pk=job.pk)
+            .filter(Q(created_at__lt=job.created_at) | Q(status__in=[JobStatus.RUNNING, JobStatus.WAITING]))
+            .order_by("created_at")
+            .values_list("pk", "kind", "status")
+            .first()
+        )
         if blocker is not None:
-            if job.blocked_by_id != blocker.pk:
-                Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(blocked_by=blocker)
-                job_event(job, "blocked", f"waiting for job {blocker.pk} ({blocker.kind}, {blocker.status})",
-                          {"blocked_by": str(blocker.pk)})
+            blocker_id, kind, status = blocker
+            if job.blocked_by_id != blocker_id:
+                Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(blocked_by_id=blocker_id)
+                job_event(job, "blocked", f"waiting for job {blocker_id} ({kind}, {status})",
+                          {"blocked_by": str(blocker_id)})
             return None
     try:
         return job_transition(
             job, JobStatus.QUEUED, JobStatus.RUNNING,
             message=f"attempt {job.attempts + 1} of {job.max_attempts}",
-            attempts=F("attempts") + 1, started_at=job.started_at or now, blocked_by=None,
+            # Safe without F(): attempts only change on this queued -> running move, which the
+            # conditional UPDATE lets one caller make.
+            attempts=job.attempts + 1, started_at=job.started_at or now, blocked_by_id=None,
             next_attempt_at=None,
         )
     except IllegalTransition:

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints figures measured against a reference taken in the same run."""
