@@ -10,6 +10,7 @@ from shared.catalog_rules import (
 )
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import App, DockerContainer, MarathonConfig
+from shared.services.image_import import app_note_person_edits, label_fields_before_edit
 
 APP_FIELDS = ("name", "description", "command", "vcs_url", "labels")
 CONTAINER_FIELDS = ("type", "image", "ports")
@@ -156,6 +157,7 @@ def app_update(app, *, data, partial=False):
             if locked is None:
                 raise NotFound(f"App {app.pk} does not exist.")
             app = locked
+            before_edit = label_fields_before_edit(app.pk)  # image metadata: see the end of this block
             _apply(app, fields, APP_FIELDS)
             app.save()  # always: updated_at records the change of the app or of its parts
 
@@ -167,6 +169,8 @@ def app_update(app, *, data, partial=False):
                 configs = _write_configs(app, configs_data, partial=partial)
             else:
                 configs = list(MarathonConfig.objects.filter(app=app).order_by("id"))
+            # A field a person changed no longer comes from the image's labels: a refresh leaves it alone.
+            app_note_person_edits(app, before_edit)
     except IntegrityError as exc:
         raise _duplicate_name(exc, fields.get("name", app.name)) from None
     return _cache_relations(app, container, configs)
@@ -282,8 +286,10 @@ def marathon_config_update(config, *, data, partial=False):
         cleaned.setdefault("env_vars", {})
         cleaned.setdefault("health_check_path", "/")
     with transaction.atomic():
+        before_edit = label_fields_before_edit(config.app_id)  # image metadata: as in app_update
         if _apply(config, cleaned, CONFIG_FIELDS):
             config.save()
+        app_note_person_edits(config.app, before_edit)
     return config
 
 
@@ -301,9 +307,11 @@ def container_update(container, *, data, partial=False):
     if not partial:
         cleaned.setdefault("ports", [])
     with transaction.atomic():
+        before_edit = label_fields_before_edit(container.app_id)  # image metadata: as in app_update
         changed = _apply(container, cleaned, CONTAINER_FIELDS)
         if changed:
             container.save(update_fields=changed)
+        app_note_person_edits(container.app, before_edit)
     return container
 
 

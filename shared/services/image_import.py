@@ -182,8 +182,17 @@ def label_field_values(app):
     }
 
 
+def label_fields_before_edit(app_id):
+    """Call before a person's catalog change (in its transaction): the values to compare with afterwards, or
+    None when no field of the app comes from labels (then nothing needs comparing)."""
+    listed = App.objects.filter(pk=app_id).values_list("fields_from_labels", flat=True).first()
+    return label_field_values(App(pk=app_id)) if listed else None
+
+
 def app_note_person_edits(app, before):
     """After a person's change through the catalog: fields whose value changed stop coming from labels."""
+    if before is None:
+        return
     after = label_field_values(app)
     changed = [field for field in after if after[field] != before.get(field)]
     if "memory" in changed:

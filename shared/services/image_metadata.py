@@ -171,7 +171,8 @@ def _import(job, image, metadata, suggestion):
     try:
         with transaction.atomic():
             app, config, applied = app_create_from_metadata(
-                image=image, metadata=metadata, suggestion=suggestion, name=name, owner=job.requested_by)
+                image=image, metadata=metadata, suggestion=suggestion, name=job.params.get("name"),
+                owner=job.requested_by)
             Job.objects.filter(pk=job.pk).update(app=app, app_name=app.name)
             return job_services.job_mark_succeeded(
                 job, message=f"created app {app.name} (configuration {config.pk})",
