@@ -176,6 +176,21 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "maracker.maintenance.sweep", "schedule": JOB_SWEEP_INTERVAL_SECONDS},
 }
 
+# --- Marathon event watcher (python manage.py watch_marathon) ----------------------------------
+# WATCHER_IDLE_TIMEOUT: seconds without a byte on /v2/events (heartbeats included) before reconnecting.
+# WATCHER_BACKOFF_BASE_SECONDS / WATCHER_BACKOFF_CAP_SECONDS: reconnect delays, doubling from base up to cap,
+#   with jitter. WATCHER_BATCH_SIZE: events applied per database transaction at most.
+# WATCHER_LOCK_POLL_SECONDS: how often a standby watcher tries the leader lock (and the active one checks it).
+# WATCHER_HEALTH_INTERVAL_SECONDS / WATCHER_HEALTH_TTL_SECONDS: how often the health goes to Redis, and how
+#   long it stays there (so a dead watcher's health disappears from /readyz).
+WATCHER_IDLE_TIMEOUT = env_float("WATCHER_IDLE_TIMEOUT", 60.0, minimum=0.1)
+WATCHER_BACKOFF_BASE_SECONDS = env_float("WATCHER_BACKOFF_BASE_SECONDS", 0.5, minimum=0.01)
+WATCHER_BACKOFF_CAP_SECONDS = env_float("WATCHER_BACKOFF_CAP_SECONDS", 30.0, minimum=0.01)
+WATCHER_BATCH_SIZE = env_int("WATCHER_BATCH_SIZE", 500, minimum=1)
+WATCHER_LOCK_POLL_SECONDS = env_float("WATCHER_LOCK_POLL_SECONDS", 1.0, minimum=0.05)
+WATCHER_HEALTH_INTERVAL_SECONDS = env_float("WATCHER_HEALTH_INTERVAL_SECONDS", 2.0, minimum=0.1)
+WATCHER_HEALTH_TTL_SECONDS = env_int("WATCHER_HEALTH_TTL_SECONDS", 15, minimum=1)
+
 # --- HTTP API -----------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 REST_FRAMEWORK = {

@@ -1,0 +1,1 @@
+"""The watch_marathon command."""
