@@ -363,7 +363,8 @@ class MarathonClient:
 
         Written by hand rather than with the package's ``event_stream``: that one has no timeout at all (a dead
         connection blocks forever), reads only single ``data:`` lines (no multi-line data, no ``event:`` names,
-        no CR line ends), tries the URLs in reverse order, and fails on unknown event types.
+        no CR line ends), tries the URLs in reverse order, fails on unknown event types, and its connection
+        error handler itself raises (it reads ``e.message``, which Python 3 exceptions do not have).
         """
         types = tuple(dict.fromkeys(event_types or ()))
         params = [("event_type", event_type) for event_type in types]
