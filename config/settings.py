@@ -176,6 +176,51 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "maracker.maintenance.sweep", "schedule": JOB_SWEEP_INTERVAL_SECONDS},
 }
 
+# --- Webhooks (docs/WEBHOOKS.md) -----------------------------------------------------------------
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)  # loopback/private receivers (tests, dev)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)  # plain http receivers
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Delay before each attempt, in seconds (the first is the initial attempt): the Standard Webhooks schedule.
+try:
+    WEBHOOK_RETRY_SCHEDULE = [float(x) for x in env_list("WEBHOOK_RETRY_SCHEDULE",
+                                                         ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"])]
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 0,5,300") from None
+if not WEBHOOK_RETRY_SCHEDULE or any(delay < 0 for delay in WEBHOOK_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must list at least one delay, none negative")
+WEBHOOK_RETRY_JITTER = env_float("WEBHOOK_RETRY_JITTER", 0.1, minimum=0)  # +/- this fraction of each delay
+if WEBHOOK_RETRY_JITTER >= 1:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_JITTER must be below 1")
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600, minimum=1)
+# Retries due within this many seconds are published with a countdown; later ones wait in the database for
+# the sweep (a Redis countdown longer than the visibility timeout would be delivered twice).
+WEBHOOK_COUNTDOWN_MAX_SECONDS = min(env_float("WEBHOOK_COUNTDOWN_MAX_SECONDS", 900.0, minimum=0),
+                                    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 4)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 15.0, minimum=0.1)
+WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("WEBHOOK_REQUEUE_AFTER_SECONDS", 60.0, minimum=0)
+# How long a claimed delivery belongs to its worker; past it (a killed worker) the sweep sends it again.
+WEBHOOK_LEASE_SECONDS = env_float("WEBHOOK_LEASE_SECONDS", 3 * WEBHOOK_TIMEOUT_SECONDS + 30, minimum=1)
+if WEBHOOK_LEASE_SECONDS <= 2 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed twice WEBHOOK_TIMEOUT_SECONDS")
+# Signs per-request callbacks (callback_url), which have no subscription: whsec_ + base64. Unset: derived
+# from SECRET_KEY (stable, but set it explicitly to hand it to API clients).
+WEBHOOK_CALLBACK_SECRET = env_str("WEBHOOK_CALLBACK_SECRET", "")
+if WEBHOOK_CALLBACK_SECRET:
+    import base64 as _base64
+    import binascii as _binascii
+
+    try:
+        if not WEBHOOK_CALLBACK_SECRET.startswith("whsec_") or len(
+            _base64.b64decode(WEBHOOK_CALLBACK_SECRET[6:] + "==", validate=False)
+        ) < 24:
+            raise ValueError
+    except (ValueError, _binascii.Error):
+        raise ImproperlyConfigured("WEBHOOK_CALLBACK_SECRET must be whsec_ + base64 of at least 24 bytes") from None
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
+    "task": "maracker.webhooks.sweep", "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
+    "options": {"queue": "maintenance"},
+}
+
 # --- Marathon event watcher (python manage.py watch_marathon) ----------------------------------
 # WATCHER_IDLE_TIMEOUT: seconds without a byte on /v2/events (heartbeats included) before reconnecting.
 # WATCHER_BACKOFF_BASE_SECONDS / WATCHER_BACKOFF_CAP_SECONDS: reconnect delays, doubling from base up to cap,

@@ -238,3 +238,94 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
+
+
+class WebhookSubscription(models.Model):
+    """A receiver of events: its URL, the event types it wants, an optional app filter and its signing secret."""
+
+    url = models.CharField(max_length=2048)
+    event_types = models.JSONField(default=list)
+    # The id of the app whose events are wanted (none: every app). Not a foreign key: the subscription
+    # outlives the app, so that it still receives that app's app.deleted event.
+    app_ref = models.BigIntegerField(null=True, blank=True)
+    description = models.CharField(max_length=255, blank=True, default="")
+    active = models.BooleanField(default=True)
+    secret = models.CharField(max_length=128)
+    disabled_reason = models.TextField(blank=True, default="")
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhooks"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["active"])]
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one URL; its id is the `webhook-id` header, the same on every attempt.
+
+    `next_attempt_at` is the truth about when it is due: the task claims it by moving it forward (a lease),
+    and the periodic sweep enqueues pending deliveries that are due and whose message may be lost.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    redelivery_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    url = models.CharField(max_length=2048)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=WebhookDeliveryStatus.choices,
+                              default=WebhookDeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a broker message for this delivery was last published to become available (null: none): the
+    # sweep leaves a due delivery alone while its message may still arrive.
+    enqueued_for = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["subscription", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery: what the receiver answered, how long it took, or what went wrong."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts_log")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.delivery_id} #{self.number}"

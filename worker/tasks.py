@@ -4,6 +4,7 @@ from celery import shared_task
 from shared.services.image_metadata import metadata_job_execute
 from shared.services.job_runner import job_cancel_execute, job_execute, job_settle
 from shared.services.sweeper import job_sweep
+from shared.services.webhooks import webhook_deliver, webhook_sweep
 
 
 @shared_task(name="maracker.jobs.execute", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -30,3 +31,13 @@ def execute_metadata_job(job_id):
 @shared_task(name="maracker.maintenance.sweep", ignore_result=True)
 def sweep():
     return job_sweep()
+
+
+@shared_task(name="maracker.webhooks.deliver", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhook(delivery_id):
+    webhook_deliver(delivery_id)
+
+
+@shared_task(name="maracker.webhooks.sweep", ignore_result=True)
+def sweep_webhooks():
+    return webhook_sweep()

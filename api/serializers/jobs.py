@@ -2,6 +2,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shared import url_guard
 from shared.models import Deployment, Job, JobEvent
 from shared.presenters import deployment_data, job_data
 
@@ -10,7 +11,17 @@ MAX_INSTANCES = 1000
 
 class CallbackMixin(serializers.Serializer):
     callback_url = serializers.URLField(required=False, allow_blank=True, max_length=2048,
-                                        help_text="Called back when the job starts and ends.")
+                                        help_text="Called back when the job starts and ends (signed webhooks; "
+                                                  "https, public address).")
+
+    def validate_callback_url(self, value):
+        # The same server-side request forgery guard as webhook subscriptions (checked again at delivery).
+        if value:
+            try:
+                url_guard.check_url_from_settings(value)
+            except url_guard.UnsafeURL as exc:
+                raise serializers.ValidationError(exc.message, code=exc.code) from None
+        return value
 
 
 class DeployRequestSerializer(CallbackMixin):

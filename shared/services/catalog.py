@@ -11,6 +11,7 @@ from shared.catalog_rules import (
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import App, DockerContainer, MarathonConfig
 from shared.services.image_import import app_note_person_edits, label_fields_before_edit
+from shared.services.webhooks import app_changed
 
 APP_FIELDS = ("name", "description", "command", "vcs_url", "labels")
 CONTAINER_FIELDS = ("type", "image", "ports")
@@ -110,6 +111,7 @@ def app_create(*, name, description="", command="", vcs_url="", labels=None, doc
             if container_data is not None:
                 container = DockerContainer.objects.create(app=app, **container_data)
             configs = MarathonConfig.objects.bulk_create([_new_config(app, data) for data in configs_data])
+            app_changed(app, "created")  # webhook deliveries commit with the app
     except IntegrityError as exc:
         raise _duplicate_name(exc, name) from None
     return _cache_relations(app, container, configs)
@@ -171,6 +173,7 @@ def app_update(app, *, data, partial=False):
                 configs = list(MarathonConfig.objects.filter(app=app).order_by("id"))
             # A field a person changed no longer comes from the image's labels: a refresh leaves it alone.
             app_note_person_edits(app, before_edit)
+            app_changed(app, "updated")
     except IntegrityError as exc:
         raise _duplicate_name(exc, fields.get("name", app.name)) from None
     return _cache_relations(app, container, configs)
@@ -258,6 +261,7 @@ def _write_configs(app, configs_data, *, partial):
 def app_delete(app):
     """Delete an app with its container and configurations (jobs and deployments keep their history)."""
     with transaction.atomic():
+        app_changed(app, "deleted")  # before the row goes: the event carries the app
         app.delete()
 
 

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared.models import Deployment, DeploymentStatus
+from shared.services.webhooks import deployment_health_changed
 
 
 def deployment_mark_deploying(job, *, deployment_id="", version="", instances=None):
@@ -58,6 +59,7 @@ def deployment_sync_from_app(marathon_app_id, app_info, *, status=None):
     if deployment is None:
         return None
     has_checks = bool(app_info.definition.get("healthChecks"))
+    old_status = deployment.status
     deployment.status = status or status_from_app(app_info, has_health_checks=has_checks)
     deployment.version = app_info.version or deployment.version
     deployment.instances = app_info.instances
@@ -71,6 +73,7 @@ def deployment_sync_from_app(marathon_app_id, app_info, *, status=None):
     if not app_info.deployment_ids:
         deployment.deployment_id = ""
     deployment.save()
+    deployment_health_changed(deployment, old_status, deployment.status)  # webhooks, in this transaction
     return deployment
 
 

@@ -12,6 +12,9 @@ def job_created(job):
 
 def job_transitioned(job, source, target):
     """Called inside the transaction of every job transition (so an outbox row commits with it)."""
+    from shared.services.webhooks import job_transitioned as webhooks_job_transitioned
+
+    webhooks_job_transitioned(job, source, target)
     if target in TERMINAL_STATUSES and job.started_at and job.finished_at:
         try:
             from shared.metrics import observe_job_finished
