@@ -3,6 +3,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import catalog
+from api.views import webhooks
 from api.views import health, images, jobs
 
 urlpatterns = [
@@ -45,4 +46,18 @@ urlpatterns = [
     # The ancestor's job routes
     re_path(r"^deploy/(?P<pk>[^/]+)/?$", jobs.LegacyDeployView.as_view(), name="legacy-deploy"),
     re_path(r"^delete/(?P<pk>[^/]+)/?$", jobs.LegacyDeleteView.as_view(), name="legacy-delete"),
+]
+
+# Webhook subscriptions, their deliveries and redelivery
+urlpatterns += [
+    path("api/v1/webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("api/v1/webhooks/<str:pk>", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("api/v1/webhooks/<str:pk>/rotate-secret", webhooks.WebhookRotateSecretView.as_view(),
+         name="webhook-rotate-secret"),
+    path("api/v1/webhooks/<str:pk>/ping", webhooks.WebhookPingView.as_view(), name="webhook-ping"),
+    path("api/v1/webhooks/<str:pk>/deliveries", webhooks.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
+    path("api/v1/webhook-deliveries/<str:pk>", webhooks.WebhookDeliveryDetailView.as_view(),
+         name="webhook-delivery-detail"),
+    path("api/v1/webhook-deliveries/<str:pk>/redeliver", webhooks.WebhookRedeliverView.as_view(),
+         name="webhook-redeliver"),
 ]
