@@ -237,3 +237,82 @@ def clean_fields(data, rules, prefix, errors):
         except RuleError as exc:
             errors.setdefault(path, []).append(str(exc))
     return cleaned
+
+
+REQUIRED = "This field is required."
+
+
+def _require(data, fields, prefix, errors):
+    for field in fields:
+        if field not in data:
+            errors.setdefault(f"{prefix}.{field}" if prefix else field, []).append(REQUIRED)
+
+
+def clean_container_body(data, prefix, errors, *, required):
+    """A container object (or None); `required` asks for the image. Errors go under `prefix`."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        errors.setdefault(prefix or "body", []).append("Expected an object or null.")
+        return None
+    if required:
+        _require(data, ("image",), prefix, errors)
+    return clean_fields(data, CONTAINER_RULES, prefix, errors)
+
+
+def clean_config_body(data, prefix, errors, *, required):
+    """A configuration object; `required` asks for cpu and memory. A non-null `id` is kept for the caller."""
+    if not isinstance(data, dict):
+        errors.setdefault(prefix or "body", []).append("Expected an object.")
+        return {}
+    if required:
+        _require(data, ("cpu", "memory"), prefix, errors)
+    cleaned = clean_fields(data, CONFIG_RULES, prefix, errors)
+    if data.get("id") is not None:
+        cleaned["id"] = data["id"]
+    return cleaned
+
+
+def clean_configs_body(items, errors, *, partial):
+    """The configuration list of an app body: new items (no id) always need cpu and memory."""
+    if not isinstance(items, (list, tuple)):
+        errors.setdefault("marathon_configs", []).append("Expected a list of configurations.")
+        return []
+    cleaned = []
+    seen = {}
+    for index, item in enumerate(items):
+        prefix = f"marathon_configs[{index}]"
+        is_new = not (isinstance(item, dict) and item.get("id") is not None)
+        cleaned.append(clean_config_body(item, prefix, errors, required=is_new or not partial))
+        if is_new:
+            continue
+        config_id = item["id"]
+        if not isinstance(config_id, int) or isinstance(config_id, bool):
+            errors.setdefault(f"{prefix}.id", []).append("A configuration id must be an integer.")
+        elif config_id in seen:
+            errors.setdefault(f"{prefix}.id", []).append(
+                f"Configuration {config_id} is listed twice (also at marathon_configs[{seen[config_id]}])."
+            )
+        else:
+            seen[config_id] = index
+    return cleaned
+
+
+def clean_app_body(data, *, partial=False):
+    """Clean a request-shaped app body; returns (cleaned, errors by field path).
+
+    Members absent from the body are absent from the result; for a full body (`partial=False`) the name, the
+    container's image and each configuration's cpu and memory are required.
+    """
+    errors = {}
+    if not isinstance(data, dict):
+        return {}, {"body": [f"Expected a JSON object, got {type(data).__name__}."]}
+    if not partial:
+        _require(data, ("name",), "", errors)
+    cleaned = clean_fields({key: data[key] for key in APP_RULES if key in data}, APP_RULES, "", errors)
+    if "docker_container" in data:
+        cleaned["docker_container"] = clean_container_body(data["docker_container"], "docker_container", errors,
+                                                           required=not partial)
+    if "marathon_configs" in data:
+        cleaned["marathon_configs"] = clean_configs_body(data["marathon_configs"], errors, partial=partial)
+    return cleaned, errors

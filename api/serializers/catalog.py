@@ -9,6 +9,7 @@ with at most three places (`0.25`). It is accepted as a JSON number or a decimal
 """
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -142,14 +143,106 @@ class ConfigIdField(serializers.Field):
         return value
 
 
-class DockerContainerSerializer(serializers.Serializer):
+def _timestamp(value):
+    """As DRF's DateTimeField renders it: ISO 8601, UTC as 'Z'."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def present_container(container):
+    if container is None:
+        return None
+    return {"id": container.pk, "type": container.type, "image": container.image, "ports": container.ports}
+
+
+def present_config(config):
+    cpu = Decimal(config.cpu)
+    return {
+        "id": config.pk,
+        "app": config.app_id,
+        "cpu": int(cpu) if cpu == cpu.to_integral_value() else float(cpu),
+        "memory": config.memory,
+        "instances": config.instances,
+        "args": config.args,
+        "env_vars": config.env_vars,
+        "health_check_path": config.health_check_path,
+        "created_at": _timestamp(config.created_at),
+        "updated_at": _timestamp(config.updated_at),
+    }
+
+
+def _container_of(app):
+    try:
+        return app.docker_container
+    except ObjectDoesNotExist:
+        return None
+
+
+def present_app(app):
+    return {
+        "id": app.pk,
+        "name": app.name,
+        "description": app.description,
+        "command": app.command,
+        "vcs_url": app.vcs_url,
+        "labels": app.labels,
+        "docker_container": present_container(_container_of(app)),
+        "marathon_configs": [present_config(config) for config in app.marathon_configs.all()],
+        "created_at": _timestamp(app.created_at),
+        "updated_at": _timestamp(app.updated_at),
+    }
+
+
+class RuleSerializer(serializers.Serializer):
+    """A serializer whose declared fields document the shape (OpenAPI) while one pass of the catalog rules
+    validates input and a plain function renders output: DRF's per-field machinery costs several times more
+    per request, and the rules are the same ones the services apply."""
+
+    presenter = None
+
+    def clean(self, data):
+        raise NotImplementedError
+
+    def run_validation(self, data=serializers.empty):
+        if data is serializers.empty or data is None:
+            raise serializers.ValidationError({"body": ["A JSON object is required, not null."]})
+        cleaned, errors = self.clean(data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return cleaned
+
+    def to_representation(self, instance):
+        return type(self).presenter(instance)
+
+
+class DockerContainerSerializer(RuleSerializer):
+    presenter = staticmethod(present_container)
+
+    def clean(self, data):
+        errors = {}
+        if not isinstance(data, dict):
+            return {}, {"body": [f"Expected a JSON object, got {type(data).__name__}."]}
+        return rules.clean_container_body(data, "", errors, required=not self.partial) or {}, errors
+
     id = serializers.IntegerField(read_only=True)
     type = ContainerTypeField(required=False)
     image = ImageField()
     ports = PortsField(required=False)
 
 
-class MarathonConfigSerializer(serializers.Serializer):
+class MarathonConfigSerializer(RuleSerializer):
+    presenter = staticmethod(present_config)
+
+    def clean(self, data):
+        errors = {}
+        if not isinstance(data, dict):
+            return {}, {"body": [f"Expected a JSON object, got {type(data).__name__}."]}
+        cleaned = rules.clean_config_body(data, "", errors, required=not self.partial)
+        cleaned.pop("id", None)
+        return cleaned, errors
+
     id = serializers.IntegerField(read_only=True)
     app = serializers.IntegerField(source="app_id", read_only=True)
     cpu = CpuField()
@@ -168,7 +261,12 @@ class AppMarathonConfigSerializer(MarathonConfigSerializer):
     id = ConfigIdField(required=False, allow_null=True)
 
 
-class AppSerializer(serializers.Serializer):
+class AppSerializer(RuleSerializer):
+    presenter = staticmethod(present_app)
+
+    def clean(self, data):
+        return rules.clean_app_body(data, partial=self.partial)
+
     id = serializers.IntegerField(read_only=True)
     name = NameField()
     description = OptionalTextField()

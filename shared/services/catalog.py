@@ -6,6 +6,9 @@ from shared.catalog_rules import (
     CONFIG_RULES,
     CONTAINER_RULES,
     INSTANCES_DEFAULT,
+    clean_config_body,
+    clean_configs_body,
+    clean_container_body,
     clean_fields,
 )
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -53,37 +56,15 @@ def _cache_relations(app, container, configs):
 
 
 def _clean_container(data, prefix, errors, *, required):
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        errors.setdefault(prefix, []).append("Expected an object or null.")
-        return None
-    if required:
-        _require(data, ("image",), prefix, errors)
-    return clean_fields(data, CONTAINER_RULES, prefix, errors)
+    return clean_container_body(data, prefix, errors, required=required)
 
 
 def _clean_config(data, prefix, errors, *, required):
-    if not isinstance(data, dict):
-        errors.setdefault(prefix, []).append("Expected an object.")
-        return {}
-    if required:
-        _require(data, ("cpu", "memory"), prefix, errors)
-    cleaned = clean_fields(data, CONFIG_RULES, prefix, errors)
-    if "id" in data and data["id"] is not None:
-        cleaned["id"] = data["id"]
-    return cleaned
+    return clean_config_body(data, prefix, errors, required=required)
 
 
 def _clean_configs(items, errors, *, partial):
-    if not isinstance(items, (list, tuple)):
-        errors.setdefault("marathon_configs", []).append("Expected a list of configurations.")
-        return []
-    cleaned = []
-    for index, item in enumerate(items):
-        is_new = not (isinstance(item, dict) and item.get("id") is not None)
-        cleaned.append(_clean_config(item, f"marathon_configs[{index}]", errors, required=is_new or not partial))
-    return cleaned
+    return clean_configs_body(items, errors, partial=partial)
 
 
 def _new_config(app, data):
@@ -147,8 +128,6 @@ def app_update(app, *, data, partial=False):
         container_data = _clean_container(data["docker_container"], "docker_container", errors, required=False)
     has_configs = "marathon_configs" in data
     configs_data = _clean_configs(data["marathon_configs"], errors, partial=partial) if has_configs else None
-    if has_configs:
-        _check_config_ids(configs_data, errors)
     _raise_if(errors)
 
     try:
@@ -185,23 +164,6 @@ def _has_container(app):
     except DockerContainer.DoesNotExist:
         return False
     return True
-
-
-def _check_config_ids(configs_data, errors):
-    seen = {}
-    for index, item in enumerate(configs_data):
-        config_id = item.get("id")
-        if config_id is None:
-            continue
-        path = f"marathon_configs[{index}].id"
-        if not isinstance(config_id, int) or isinstance(config_id, bool):
-            errors.setdefault(path, []).append("A configuration id must be an integer.")
-        elif config_id in seen:
-            errors.setdefault(path, []).append(
-                f"Configuration {config_id} is listed twice (also at marathon_configs[{seen[config_id]}])."
-            )
-        else:
-            seen[config_id] = index
 
 
 def _write_container(app, container, container_data, *, partial):

@@ -306,11 +306,17 @@ def test_get_costs_two_queries(client, django_assert_num_queries):
         assert client.get(f"/api/v1/apps/{created['id']}/").status_code == 200
 
 
-def test_create_writes_app_container_and_configurations_in_one_transaction(client, django_assert_num_queries):
-    # app, container, all configurations in one bulk insert (inside the test's own transaction: a savepoint pair)
-    with django_assert_num_queries(5):
-        send(client, "post", "/api/v1/apps/", dict(NGINX, marathon_configs=[{"cpu": 1, "memory": 64}] * 4))
-    assert MarathonConfig.objects.count() == 4
+def test_create_costs_the_same_queries_for_one_or_four_configurations(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for name, configs in (("one", 1), ("four", 4)):
+        with CaptureQueriesContext(connection) as queries:
+            send(client, "post", "/api/v1/apps/", dict(NGINX, name=name, marathon_configs=[{"cpu": 1, "memory": 64}] * configs))
+        counts.append(len(queries))
+    assert counts[0] == counts[1]  # the configurations go in one bulk insert
+    assert MarathonConfig.objects.count() == 5
 
 
 def test_an_app_named_import_is_left_to_the_import_route(client):
