@@ -55,6 +55,7 @@ EVENT_TYPES = (
 PING = "webhook.ping"
 CALLBACK_EVENTS = frozenset({"job.started", "job.succeeded", "job.failed", "job.cancelled"})
 SWEEP_BATCH = 500
+NO_ANSWER = "no outcome recorded: the worker stopped during the request"
 
 
 # --- Secrets ------------------------------------------------------------------------------------------
@@ -368,6 +369,8 @@ def webhook_deliver(delivery_id):
         return delivery
     secret = subscription.secret if subscription is not None else callback_secret()
     body = webhook_sender.encode_body(delivery.payload)
+    # Written before the request: a worker killed during it leaves this row saying so.
+    attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts, error=NO_ANSWER)
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     try:
         # Checked again now, against the addresses the request will connect to (DNS may have changed).
@@ -377,17 +380,18 @@ def webhook_deliver(delivery_id):
     else:
         headers = webhook_sender.signed_headers(secret, str(delivery.pk), body)
         result = webhook_sender.send(checked, body, headers, timeout=timeout)
-    return delivery_record(delivery, result)
+    return delivery_record(delivery, result, attempt=attempt)
 
 
-def delivery_record(delivery, result, now=None):
+def delivery_record(delivery, result, *, attempt=None, now=None):
     """Write the attempt and what follows from it: success, a retry, failure, or a disabled subscription."""
     now = now or timezone.now()
-    WebhookAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, status_code=result.status_code,
-        duration_ms=result.duration_ms, response_body=result.body[:webhook_sender.RESPONSE_KEEP_BYTES],
-        error=result.error[:2000],
-    )
+    outcome = {"status_code": result.status_code, "duration_ms": result.duration_ms,
+               "response_body": result.body[:webhook_sender.RESPONSE_KEEP_BYTES], "error": result.error[:2000]}
+    if attempt is None:
+        WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts, **outcome)
+    else:
+        WebhookAttempt.objects.filter(pk=attempt.pk).update(**outcome)
     subscription = delivery.subscription
     if result.ok:
         _finish(delivery, WebhookDeliveryStatus.SUCCEEDED, status_code=result.status_code, now=now)
