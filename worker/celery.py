@@ -22,3 +22,5 @@ app.conf.task_routes = {
     "maracker.maintenance.*": {"queue": "maintenance"},
 }
 app.autodiscover_tasks(["worker"])
+# Imported at worker and beat start, before logging is set up: the ping task and the logging/log-context signals.
+app.autodiscover_tasks(["worker"], related_name="ops_tasks")
