@@ -167,7 +167,7 @@ def test_every_event_type_arrives_signed(client, receiver, marathon_sim, make_ap
     assert by_type["app.deleted"].payload["data"]["name"] == created.name
     for request in requests:
         assert set(request.payload) == {"type", "timestamp", "data"}
-        assert WebhookDelivery.objects.filter(pk=request.headers["webhook-id"], status="succeeded").exists()
+        assert wait_delivery(request.headers["webhook-id"]).status == "succeeded"
 
     callbacks = receiver.wait_for("/cb", count=2)
     assert [r.payload["type"] for r in callbacks] == ["job.started", "job.succeeded"]
