@@ -19,7 +19,7 @@ logconfig_dict = logging_config(_level, os.environ.get("LOG_FORMAT", "json").low
 # gunicorn's own loggers write through the same structured handler.
 logconfig_dict["loggers"].update({
     "gunicorn.error": {"handlers": ["console"], "level": _level, "propagate": False},
-    "gunicorn.access": {"handlers": ["console"], "level": _level, "propagate": False},
+    "gunicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
 })
 # The default control socket is one path per user (~/.gunicorn): several instances on a host would collide.
 control_socket_disable = True
