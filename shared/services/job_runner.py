@@ -245,9 +245,13 @@ def settle_with_app(job, app):
             return _fail_settled(job, {"code": "app_gone", "retryable": False,
                                        "message": "The app disappeared from Marathon before it was up."})
         deployment_sync_from_app(job.marathon_app_id, app)
-        if job.marathon_version and app.version and app.version < job.marathon_version:
+        # Versions cannot tell a rollback apart (an unchanged app keeps its older version), so compare the
+        # outcome with what the job asked for.
+        wanted = job.params.get("instances")
+        if wanted is not None and app.instances != int(wanted):
             return _fail_settled(job, {"code": "deployment_cancelled", "retryable": False,
-                                       "message": "Marathon rolled the deployment back."})
+                                       "message": f"Marathon runs {app.instances} instances, not {wanted}: the "
+                                                  f"deployment was rolled back or replaced."})
         return job_services.job_mark_succeeded(
             job, message=f"deployment {job.deployment_id} finished; {app.tasks_running}/{app.instances} running",
             result={"tasks_running": app.tasks_running, "instances": app.instances},
