@@ -169,7 +169,8 @@ JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 900, minimum=1)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 60, minimum=1)
 JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0, minimum=0.1)
 JOB_POLL_INTERVAL_SECONDS = env_float("JOB_POLL_INTERVAL_SECONDS", 2.0, minimum=0.05)
-JOB_WORKER_POLLING = env_bool("JOB_WORKER_POLLING", True)
+# The watcher (watch_marathon) settles waiting jobs from Marathon's events; true makes workers poll too.
+JOB_WORKER_POLLING = env_bool("JOB_WORKER_POLLING", False)
 IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1)
 JOB_STALE_RUNNING_SECONDS = env_int("JOB_STALE_RUNNING_SECONDS", 120, minimum=10)
 CELERY_BEAT_SCHEDULE = {
