@@ -81,3 +81,28 @@ def deployment_data(deployment):
         "last_event_at": _iso(deployment.last_event_at),
         "updated_at": _iso(deployment.updated_at),
     }
+
+
+def deployment_summary(deployment):
+    """The `deployment` member of apps and configurations: what runs on Marathon for a configuration."""
+    if deployment is None:
+        return None
+    return {
+        "id": deployment.pk,
+        "marathon_app_id": deployment.marathon_app_id,
+        "status": deployment.status,
+        "version": deployment.version,
+        "instances": deployment.instances,
+        "tasks_running": deployment.tasks_running,
+        "tasks_healthy": deployment.tasks_healthy,
+        "url": deployment.public_url,
+        "last_failure": deployment.last_failure,
+    }
+
+
+def config_deployment(config):
+    """A configuration's deployment, or None (a reverse one-to-one raises when there is none)."""
+    try:
+        return config.deployment
+    except config.__class__.deployment.RelatedObjectDoesNotExist:
+        return None

@@ -15,7 +15,22 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared import catalog_rules as rules
+from shared.presenters import config_deployment, deployment_summary
 from shared.selectors.catalog import APP_ORDERINGS
+
+
+class DeploymentSummarySerializer(serializers.Serializer):
+    """Documents shared.presenters.deployment_summary."""
+
+    id = serializers.IntegerField()
+    marathon_app_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["deploying", "running", "unhealthy", "stopped", "failed"])
+    version = serializers.CharField()
+    instances = serializers.IntegerField()
+    tasks_running = serializers.IntegerField()
+    tasks_healthy = serializers.IntegerField()
+    url = serializers.CharField()
+    last_failure = serializers.CharField()
 
 
 class RuleField(serializers.Field):
@@ -168,6 +183,7 @@ def present_config(config):
         "args": config.args,
         "env_vars": config.env_vars,
         "health_check_path": config.health_check_path,
+        "deployment": deployment_summary(config_deployment(config)),
         "created_at": _timestamp(config.created_at),
         "updated_at": _timestamp(config.updated_at),
     }
@@ -251,6 +267,8 @@ class MarathonConfigSerializer(RuleSerializer):
     args = ArgsField(required=False)
     env_vars = EnvVarsField(required=False)
     health_check_path = HealthCheckPathField(required=False)
+    deployment = DeploymentSummarySerializer(read_only=True, allow_null=True,
+                                             help_text="What runs on Marathon for this configuration, if anything.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 

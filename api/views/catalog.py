@@ -3,8 +3,14 @@
 The same views serve /api/v1/... and the ancestor's routes at the root; the ancestor's `/apps` list is the
 same view without pagination.
 """
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,17 +20,18 @@ from api.serializers.catalog import (
     DockerContainerSerializer,
     MarathonConfigSerializer,
 )
+from api.responses import force_param, removal_response, requester
+from api.serializers.jobs import JobSerializer
 from api.serializers.problems import ProblemSerializer
 from shared.selectors.catalog import app_get, app_list, config_get, container_get
 from shared.services.catalog import (
     app_create,
-    app_delete,
     app_update,
     container_update,
     marathon_config_create,
-    marathon_config_delete,
     marathon_config_update,
 )
+from shared.services.removal import app_remove, config_remove
 
 
 def _problem(description):
@@ -42,6 +49,15 @@ APP_REF = OpenApiParameter("ref", str, OpenApiParameter.PATH,
                            description="The app's id (all digits) or its name.")
 CONFIG_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The configuration's id.")
 CONTAINER_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The container's id.")
+FORCE = OpenApiParameter("force", bool, OpenApiParameter.QUERY, required=False,
+                         description="Stop what is deployed through stop jobs first, then delete.")
+REMOVAL_DESCRIPTION = ("Answers 409 (`deployed`) while anything of it runs on Marathon. With `?force=true` it "
+                       "creates stop jobs instead (202, `jobs`) and deletes once they succeed.")
+DEPLOYED = _problem("Deployed on Marathon (code `deployed`); `deployments` lists what runs.")
+REMOVAL_ACCEPTED = OpenApiResponse(
+    inline_serializer("RemovalAccepted", {"detail": serializers.CharField(), "jobs": JobSerializer(many=True)}),
+    description="Stopping first; deleted once the stop jobs succeed.",
+)
 
 
 @extend_schema_view(
@@ -81,7 +97,8 @@ class AppListView(generics.ListCreateAPIView):
         responses={200: AppSerializer, 404: NOT_FOUND, 409: CONFLICT, **WRITE_ERRORS},
     ),
     delete=extend_schema(summary="Delete an app with its container and configurations", tags=["catalog"],
-                         parameters=[APP_REF], responses={204: None, 404: NOT_FOUND}),
+                         description=REMOVAL_DESCRIPTION, parameters=[APP_REF, FORCE],
+                         responses={204: None, 202: REMOVAL_ACCEPTED, 404: NOT_FOUND, 409: DEPLOYED}),
 )
 class AppDetailView(APIView):
     def get(self, request, ref):
@@ -101,8 +118,8 @@ class AppDetailView(APIView):
         return Response(AppSerializer(app).data)
 
     def delete(self, request, ref):
-        app_delete(app_get(ref))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        jobs = app_remove(app_get(ref), force=force_param(request), requested_by=requester(request))
+        return removal_response(jobs)
 
 
 @extend_schema_view(
@@ -131,8 +148,9 @@ class AppConfigCreateView(APIView):
     patch=extend_schema(summary="Update some of a configuration's fields", tags=["catalog"], parameters=[CONFIG_PK],
                         request=MarathonConfigSerializer,
                         responses={200: MarathonConfigSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
-    delete=extend_schema(summary="Delete a configuration", tags=["catalog"], parameters=[CONFIG_PK],
-                         responses={204: None, 404: NOT_FOUND}),
+    delete=extend_schema(summary="Delete a configuration", tags=["catalog"], description=REMOVAL_DESCRIPTION,
+                         parameters=[CONFIG_PK, FORCE],
+                         responses={204: None, 202: REMOVAL_ACCEPTED, 404: NOT_FOUND, 409: DEPLOYED}),
 )
 class MarathonConfigDetailView(APIView):
     def get(self, request, pk):
@@ -152,8 +170,8 @@ class MarathonConfigDetailView(APIView):
         return Response(MarathonConfigSerializer(config).data)
 
     def delete(self, request, pk):
-        marathon_config_delete(config_get(pk))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        jobs = config_remove(config_get(pk), force=force_param(request), requested_by=requester(request))
+        return removal_response(jobs)
 
 
 @extend_schema_view(

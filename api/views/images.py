@@ -4,7 +4,8 @@ from rest_framework.views import APIView
 
 from api.serializers.images import AppImportRequestSerializer, ImageLookupRequestSerializer
 from api.serializers.jobs import JobSerializer
-from api.views.jobs import IDEMPOTENCY_HEADER, _problem, _requester, accepted
+from api.responses import accepted, requester as _requester
+from api.views.jobs import IDEMPOTENCY_HEADER, _problem
 from shared.services.image_metadata import app_import_create, image_lookup_create, metadata_refresh_create
 
 _FAILURES = ("A failed job's last_error.code is image_not_found, auth_required, registry_unavailable (after "

@@ -6,6 +6,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.responses import accepted, requester
 from api.serializers.jobs import (
     DeployRequestSerializer,
     DeploymentSerializer,
@@ -41,11 +42,6 @@ def _problem(description):
     return OpenApiResponse(ProblemSerializer, description=description)
 
 
-def _requester(request):
-    user = getattr(request, "user", None)
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
-
-
 def create_config_job(request, config_pk, kind, body_serializer_class):
     """Validate the body, record the job (idempotently) and return (job, created)."""
     config = config_for_job(config_pk)
@@ -63,17 +59,9 @@ def create_config_job(request, config_pk, kind, body_serializer_class):
         params=params,
         idempotency_key=request.headers.get("Idempotency-Key"),
         callback_url=body.validated_data.get("callback_url", ""),
-        requested_by=_requester(request),
-        scope=str(getattr(_requester(request), "pk", "") or ""),
+        requested_by=requester(request),
+        scope=str(getattr(requester(request), "pk", "") or ""),
     ), config
-
-
-def accepted(job, created, body=None):
-    headers = {"Location": reverse("job-detail", args=[job.pk]), "Retry-After": "2"}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(body if body is not None else JobSerializer(job).data, status=status.HTTP_202_ACCEPTED,
-                    headers=headers)
 
 
 class ConfigJobView(APIView):

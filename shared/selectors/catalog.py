@@ -14,7 +14,7 @@ def _apps():
     # Containers are prefetched rather than joined: a page (ORDER BY ... LIMIT/OFFSET) then walks the apps'
     # index alone, and the containers and configurations of its rows come in one query each.
     return App.objects.prefetch_related(
-        "docker_container", Prefetch("marathon_configs", queryset=MarathonConfig.objects.order_by("id"))
+        "docker_container", Prefetch("marathon_configs", queryset=MarathonConfig.objects.select_related("deployment").order_by("id"))
     )
 
 
@@ -76,7 +76,7 @@ def app_get(ref):
 
 def config_get(pk):
     number = parse_id(pk)
-    config = MarathonConfig.objects.select_related("app").filter(pk=number).first() if number else None
+    config = MarathonConfig.objects.select_related("app", "deployment").filter(pk=number).first() if number else None
     if config is None:
         raise NotFound(f"Marathon configuration {pk!r} does not exist.")
     return config

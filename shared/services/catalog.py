@@ -70,7 +70,9 @@ def _clean_configs(items, errors, *, partial):
 def _new_config(app, data):
     values = {field: data[field] for field in CONFIG_FIELDS if field in data}
     values.setdefault("instances", INSTANCES_DEFAULT)
-    return MarathonConfig(app=app, **values)
+    config = MarathonConfig(app=app, **values)
+    config._state.fields_cache["deployment"] = None  # a new configuration runs nowhere yet: no query to ask
+    return config
 
 
 def app_create(*, name, description="", command="", vcs_url="", labels=None, docker_container=None,
@@ -149,7 +151,7 @@ def app_update(app, *, data, partial=False):
             if has_configs:
                 configs = _write_configs(app, configs_data, partial=partial)
             else:
-                configs = list(MarathonConfig.objects.filter(app=app).order_by("id"))
+                configs = list(MarathonConfig.objects.filter(app=app).select_related("deployment").order_by("id"))
             # A field a person changed no longer comes from the image's labels: a refresh leaves it alone.
             app_note_person_edits(app, before_edit)
             app_changed(app, "updated")
@@ -189,7 +191,10 @@ def _write_container(app, container, container_data, *, partial):
 
 
 def _write_configs(app, configs_data, *, partial):
-    existing = {config.pk: config for config in MarathonConfig.objects.filter(app=app).select_for_update()}
+    existing = {
+        config.pk: config
+        for config in MarathonConfig.objects.filter(app=app).select_related("deployment").select_for_update(of=("self",))
+    }
     errors = {}
     for index, item in enumerate(configs_data):
         if "id" in item and item["id"] not in existing:

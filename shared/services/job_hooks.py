@@ -1,7 +1,10 @@
 """What else happens when a job is created or moves: metrics and webhook deliveries, in the same transaction."""
 import logging
 
-from shared.models import TERMINAL_STATUSES
+from django.db import transaction
+
+from shared.metrics import observe_job_finished
+from shared.models import TERMINAL_STATUSES, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -15,9 +18,11 @@ def job_transitioned(job, source, target):
     from shared.services.webhooks import job_transitioned as webhooks_job_transitioned
 
     webhooks_job_transitioned(job, source, target)
+    if target == JobStatus.SUCCEEDED and job.kind == JobKind.STOP and job.params.get("then_delete"):
+        from shared.services.removal import delete_after_stop
+
+        delete_after_stop(job)
     if target in TERMINAL_STATUSES and job.started_at and job.finished_at:
-        try:
-            from shared.metrics import observe_job_finished
-        except ImportError:
-            return
-        observe_job_finished(job.kind, target, (job.finished_at - job.started_at).total_seconds())
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        # Metrics live in Redis: count the job once its transition is committed, and never hold the row.
+        transaction.on_commit(lambda: observe_job_finished(job.kind, target, seconds))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from shared.app_definition import DefinitionSettings, marathon_app_id, public_url
 from shared.errors import Conflict, IllegalTransition, Unprocessable, ValidationFailed
+from shared.metrics import observe_job_retry
 from shared.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -294,6 +295,7 @@ def job_retry_or_fail(job, error, *, min_delay=None):
                 data={"error": error_dict, "delay": delay},
                 last_error=error_dict, next_attempt_at=now + timedelta(seconds=delay),
             )
+            transaction.on_commit(lambda: observe_job_retry(job.kind, error_dict["code"]))
             job_enqueue(job.pk, countdown=delay, task=task_for_kind(job.kind))
             return job
     if error_dict["retryable"]:

@@ -324,3 +324,60 @@ def test_an_app_named_import_is_left_to_the_import_route(client):
     created = create(client, name="import")
     assert client.get(f"/api/v1/apps/{created['id']}/").json()["name"] == "import"
     assert client.get("/apps/import").json()["id"] == created["id"]
+
+
+# --- What runs: the `deployment` member, and deleting what is deployed ---------------------------------
+
+
+def _deployed(config, status="running"):
+    from shared.models import Deployment
+
+    return Deployment.objects.create(config=config, app=config.app, marathon_app_id=f"/maracker/x/{config.pk}",
+                                     status=status, instances=1, tasks_running=1, public_url="http://x/")
+
+
+def test_apps_and_configurations_show_their_deployment(client, django_assert_max_num_queries):
+    from shared.models import MarathonConfig
+
+    created = client.post("/api/v1/apps/", NGINX, content_type="application/json").json()
+    assert created["marathon_configs"][0]["deployment"] is None
+    config = MarathonConfig.objects.get(pk=created["marathon_configs"][0]["id"])
+    _deployed(config)
+    body = client.get(f"/api/v1/apps/{created['id']}/").json()
+    deployment = body["marathon_configs"][0]["deployment"]
+    assert deployment["status"] == "running" and deployment["marathon_app_id"].endswith(f"/{config.pk}")
+    assert deployment["url"] == "http://x/"
+    assert client.get(f"/api/v1/marathon-configs/{config.pk}/").json()["deployment"]["status"] == "running"
+    with django_assert_max_num_queries(4):
+        listing = client.get("/api/v1/apps/").json()
+    assert listing["results"][0]["marathon_configs"][0]["deployment"]["status"] == "running"
+
+
+@pytest.mark.parametrize("target", ["app", "config"])
+def test_deleting_what_is_deployed_is_409_unless_forced_which_stops_it_first(client, target):
+    from shared.models import App, Job, MarathonConfig
+
+    created = client.post("/api/v1/apps/", NGINX, content_type="application/json").json()
+    config = MarathonConfig.objects.get(pk=created["marathon_configs"][0]["id"])
+    _deployed(config)
+    url = f"/api/v1/apps/{created['id']}/" if target == "app" else f"/api/v1/marathon-configs/{config.pk}/"
+    refused = client.delete(url)
+    assert refused.status_code == 409 and refused.json()["code"] == "deployed"
+    assert refused.json()["deployments"][0]["config"] == config.pk
+    assert client.delete(url + "?force=maybe").status_code == 400
+    assert App.objects.filter(pk=created["id"]).exists() and not Job.objects.exists()
+    forced = client.delete(url + "?force=true")
+    assert forced.status_code == 202
+    job = Job.objects.get()
+    assert forced["Location"] == f"/api/v1/jobs/{job.pk}"
+    assert job.kind == "stop" and job.params["then_delete"] == target
+    assert MarathonConfig.objects.filter(pk=config.pk).exists()  # deleted only once stopped
+
+
+def test_a_stopped_deployment_does_not_block_deletion(client):
+    from shared.models import App, MarathonConfig
+
+    created = client.post("/api/v1/apps/", NGINX, content_type="application/json").json()
+    _deployed(MarathonConfig.objects.get(pk=created["marathon_configs"][0]["id"]), status="stopped")
+    assert client.delete(f"/api/v1/apps/{created['id']}/").status_code == 204
+    assert not App.objects.filter(pk=created["id"]).exists()

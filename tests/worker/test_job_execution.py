@@ -184,3 +184,18 @@ def test_wait_returns_as_soon_as_the_status_changes(live_server, sim, make_app):
         seen.add(requests.get(f"{live_server.url}/api/v1/jobs/{job_id}?wait=10").json()["status"])
     assert "succeeded" in seen
     assert Job.objects.get(pk=job_id).status == "succeeded"
+
+
+def test_forced_delete_of_a_deployed_app_stops_it_then_deletes_it(client, sim, make_app):
+    from shared.models import App
+
+    app, config = make_app()
+    job = wait_job(deploy(client, config))
+    assert client.delete(f"/api/v1/apps/{app.pk}/").status_code == 409
+    response = client.delete(f"/api/v1/apps/{app.pk}/?force=true")
+    assert response.status_code == 202
+    stop = wait_job(response.json()["jobs"][0]["id"])
+    assert stop.status == "succeeded"
+    assert marathon_app(sim, job.marathon_app_id) is None
+    assert not App.objects.filter(pk=app.pk).exists()
+    assert Deployment.objects.get(marathon_app_id=job.marathon_app_id).status == "stopped"
