@@ -357,21 +357,22 @@ def delivery_claim(delivery_id, now=None):
 def webhook_deliver(delivery_id):
     """One attempt at a delivery. Safe to run twice or concurrently: only the claimant sends."""
     try:
-        delivery = delivery_claim(uuid.UUID(str(delivery_id)))
-    except (ValueError, WebhookDelivery.DoesNotExist):
+        delivery_id = uuid.UUID(str(delivery_id))
+    except ValueError:
         return None
-    if delivery is None:
-        return None
-    subscription = delivery.subscription
-    if subscription is not None and not subscription.active:
-        _finish(delivery, WebhookDeliveryStatus.DISABLED, error=f"subscription disabled: "
-                f"{subscription.disabled_reason or 'not active'}")
-        return delivery
+    with transaction.atomic():  # one commit for the claim and the attempt row
+        delivery = delivery_claim(delivery_id)
+        if delivery is None:
+            return None
+        subscription = delivery.subscription
+        if subscription is not None and not subscription.active:
+            _finish(delivery, WebhookDeliveryStatus.DISABLED, error=f"subscription disabled: "
+                    f"{subscription.disabled_reason or 'not active'}")
+            return delivery
+        # Written before the request: a worker killed during it leaves this row saying so.
+        attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts, error=NO_ANSWER)
     secret = subscription.secret if subscription is not None else callback_secret()
     body = webhook_sender.encode_body(delivery.payload)
-    # Written before the request: a worker killed during it leaves this row saying so.
-    attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts, error=NO_ANSWER)
-    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     try:
         # Checked again now, against the addresses the request will connect to (DNS may have changed).
         checked = url_guard.check_url_from_settings(delivery.url)
@@ -379,13 +380,20 @@ def webhook_deliver(delivery_id):
         result = webhook_sender.SendResult(None, 0, error=f"refused: {exc.message}")
     else:
         headers = webhook_sender.signed_headers(secret, str(delivery.pk), body)
-        result = webhook_sender.send(checked, body, headers, timeout=timeout)
+        result = webhook_sender.send(checked, body, headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
     return delivery_record(delivery, result, attempt=attempt)
 
 
 def delivery_record(delivery, result, *, attempt=None, now=None):
-    """Write the attempt and what follows from it: success, a retry, failure, or a disabled subscription."""
+    """Write the attempt and what follows from it, in one transaction: success, a retry, failure, or a
+    disabled subscription."""
     now = now or timezone.now()
+    with transaction.atomic():
+        _record(delivery, result, attempt, now)
+    return delivery
+
+
+def _record(delivery, result, attempt, now):
     outcome = {"status_code": result.status_code, "duration_ms": result.duration_ms,
                "response_body": result.body[:webhook_sender.RESPONSE_KEEP_BYTES], "error": result.error[:2000]}
     if attempt is None:
@@ -397,15 +405,14 @@ def delivery_record(delivery, result, *, attempt=None, now=None):
         _finish(delivery, WebhookDeliveryStatus.SUCCEEDED, status_code=result.status_code, now=now)
         if subscription is not None and subscription.failing_since is not None:
             WebhookSubscription.objects.filter(pk=subscription.pk).update(failing_since=None, updated_at=now)
-        return delivery
+        return
     error = result.error or f"answered {result.status_code}"
     if result.status_code == 410:
         reason = f"The receiver answered 410 Gone at {_iso(now)}."
-        with transaction.atomic():
-            _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=410, error=reason, now=now)
-            if subscription is not None:
-                subscription_disable(subscription, reason, now=now)
-        return delivery
+        _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=410, error=reason, now=now)
+        if subscription is not None:
+            subscription_disable(subscription, reason, now=now)
+        return
     if subscription is not None:
         WebhookSubscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(
             failing_since=now, updated_at=now)
@@ -414,26 +421,22 @@ def delivery_record(delivery, result, *, attempt=None, now=None):
         if subscription.failing_since and now - subscription.failing_since >= limit:
             reason = (f"Disabled at {_iso(now)}: every delivery failed since {_iso(subscription.failing_since)} "
                       f"(over {limit.days} days); last error: {error[:200]}")
-            with transaction.atomic():
-                _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=result.status_code, error=reason,
-                        now=now)
-                subscription_disable(subscription, reason, now=now)
-            return delivery
+            _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=result.status_code, error=reason, now=now)
+            subscription_disable(subscription, reason, now=now)
+            return
     delay = retry_delay(delivery.attempts)
     if delay is None:
         _finish(delivery, WebhookDeliveryStatus.FAILED, status_code=result.status_code,
                 error=f"{error} (gave up after {delivery.attempts} attempts)", now=now)
-        return delivery
+        return
     due = now + timedelta(seconds=delay)
     countdown = delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS
-    with transaction.atomic():
-        moved = WebhookDelivery.objects.filter(
-            pk=delivery.pk, status=WebhookDeliveryStatus.PENDING, attempts=delivery.attempts,
-        ).update(next_attempt_at=due, enqueued_for=due if countdown else None, last_status_code=result.status_code,
-                 last_error=error[:2000], updated_at=now)
-        if moved and countdown:
-            enqueue_task(TASK_DELIVER, str(delivery.pk), countdown=delay)
-    return delivery
+    moved = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=WebhookDeliveryStatus.PENDING, attempts=delivery.attempts,
+    ).update(next_attempt_at=due, enqueued_for=due if countdown else None, last_status_code=result.status_code,
+             last_error=error[:2000], updated_at=now)
+    if moved and countdown:
+        enqueue_task(TASK_DELIVER, str(delivery.pk), countdown=delay)
 
 
 def _finish(delivery, status, *, status_code=None, error="", now=None):
@@ -448,7 +451,7 @@ def _finish(delivery, status, *, status_code=None, error="", now=None):
 def subscription_disable(subscription, reason, now=None):
     """Turn a subscription off with the reason, and its pending deliveries with it."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint when called from a delivery's transaction
         WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False, disabled_reason=reason,
                                                                       updated_at=now)
         WebhookDelivery.objects.filter(subscription_id=subscription.pk, status=WebhookDeliveryStatus.PENDING).update(
