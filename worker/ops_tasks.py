@@ -41,7 +41,7 @@ def _bind_job_by_id(job_id):
 
 
 @shared_task(name="maracker.maintenance.ping", ignore_result=True)
-def ping(token=""):
+def ping(marker=""):
     """Does nothing but log: proves a worker consumes the maintenance queue (monitoring, tests)."""
-    logctx.get_logger(__name__).info("pong", token=token)
+    logctx.get_logger(__name__).info("pong", marker=marker)
     return "pong"
