@@ -1,5 +1,5 @@
 """API routes: /api/v1, the ancestor's routes at the root, health probes and the OpenAPI documents."""
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import catalog
@@ -62,3 +62,6 @@ urlpatterns += [
     path("api/v1/webhook-deliveries/<str:pk>/redeliver", webhooks.WebhookRedeliverView.as_view(),
          name="webhook-redeliver"),
 ]
+
+# Web pages: / leads to /catalog/; sign-in under /accounts/ (api/pages/urls.py)
+urlpatterns += [path("", include("api.pages.urls"))]

@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.ProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the pages' static files, also under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -264,6 +265,12 @@ SPECTACULAR_SETTINGS = {
 # --- Static files, i18n -----------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served from the apps' static folders directly, so no collectstatic step is needed before starting
+# (STATIC_ROOT then need not exist: whitenoise's warning about it says nothing useful).
+WHITENOISE_USE_FINDERS = True
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message="No directory at: ")
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False

@@ -1,0 +1,1 @@
+"""Server-rendered web pages: the catalog, app details, jobs, deployments, sign-in."""

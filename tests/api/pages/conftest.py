@@ -1,0 +1,18 @@
+"""Fixtures of the page tests: a signed-in browser session and catalog rows."""
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.fixtures.catalog import make_app  # noqa: F401  (a fixture)
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("ada", "ada@example.org", PASSWORD)
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
