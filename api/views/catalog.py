@@ -3,6 +3,7 @@
 The same views serve /api/v1/... and the ancestor's routes at the root; the ancestor's `/apps` list is the
 same view without pagination.
 """
+from django.http import HttpResponse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -11,6 +12,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +22,7 @@ from api.serializers.catalog import (
     DockerContainerSerializer,
     MarathonConfigSerializer,
 )
+from api.listing_cache import cached_listing, listing_key, store_listing
 from api.responses import force_param, removal_response, requester
 from api.serializers.jobs import JobSerializer
 from api.serializers.problems import ProblemSerializer
@@ -72,6 +75,14 @@ class AppListView(generics.ListCreateAPIView):
     def get_queryset(self):
         params = self.request.query_params
         return app_list(search=params.get("search"), image=params.get("image"), ordering=params.get("ordering"))
+
+    def list(self, request, *args, **kwargs):
+        key = listing_key(request)
+        body = cached_listing(key)
+        if body is None:
+            body = JSONRenderer().render(super().list(request, *args, **kwargs).data)
+            store_listing(key, body)
+        return HttpResponse(body, content_type="application/json")
 
     def create(self, request, *args, **kwargs):
         serializer = AppSerializer(data=request.data)

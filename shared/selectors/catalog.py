@@ -1,4 +1,5 @@
 """Catalog reads: apps with their container and configurations in a fixed number of queries."""
+from django.db import connection
 from django.db.models import Prefetch, Q
 
 from shared.errors import NotFound, ValidationFailed
@@ -88,3 +89,14 @@ def container_get(pk):
     if container is None:
         raise NotFound(f"Container {pk!r} does not exist.")
     return container
+
+
+def catalog_version():
+    """A number that changes whenever anything a catalog listing shows changes (apps, containers,
+    configurations, deployments): triggers bump it inside the writing transaction, so a reader never sees a
+    new version before the data it stands for. The row's xmin (the id of the transaction that wrote it) is
+    part of it, so a number reused after a rolled-back write never names two different states."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, xmin FROM shared_catalog_version WHERE id = 1")
+        row = cursor.fetchone()
+    return f"{row[0]}.{row[1]}" if row else None

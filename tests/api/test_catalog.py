@@ -289,14 +289,15 @@ def test_list_ordering(client):
 
 def test_listing_costs_the_same_queries_for_1_or_30_apps(client, django_assert_num_queries):
     create(client, name="first", marathon_configs=[{"cpu": 1, "memory": 64}, {"cpu": 2, "memory": 64}])
-    with django_assert_num_queries(4):  # count, apps, their containers, their configurations
+    # the catalog version, then on a cache miss: count, apps, their containers, their configurations
+    with django_assert_num_queries(5):
         assert client.get("/api/v1/apps/").status_code == 200
     for index in range(29):
         create(client, name=f"app-{index}", marathon_configs=[{"cpu": 1, "memory": 64}] * (index % 3))
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         body = client.get("/api/v1/apps/").json()
     assert body["count"] == 30
-    with django_assert_num_queries(3):  # the ancestor's plain list has no count
+    with django_assert_num_queries(4):  # the ancestor's plain list has no count
         assert len(client.get("/apps").json()) == 30
 
 
@@ -348,7 +349,7 @@ def test_apps_and_configurations_show_their_deployment(client, django_assert_max
     assert deployment["status"] == "running" and deployment["marathon_app_id"].endswith(f"/{config.pk}")
     assert deployment["url"] == "http://x/"
     assert client.get(f"/api/v1/marathon-configs/{config.pk}/").json()["deployment"]["status"] == "running"
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # version, count, apps, containers, configurations with deployments
         listing = client.get("/api/v1/apps/").json()
     assert listing["results"][0]["marathon_configs"][0]["deployment"]["status"] == "running"
 
@@ -381,3 +382,29 @@ def test_a_stopped_deployment_does_not_block_deletion(client):
     _deployed(MarathonConfig.objects.get(pk=created["marathon_configs"][0]["id"]), status="stopped")
     assert client.delete(f"/api/v1/apps/{created['id']}/").status_code == 204
     assert not App.objects.filter(pk=created["id"]).exists()
+
+
+def test_listings_are_cached_until_anything_they_show_changes(client, django_assert_max_num_queries):
+    from shared.models import Deployment, MarathonConfig
+
+    created = client.post("/api/v1/apps/", NGINX, content_type="application/json").json()
+    first = client.get("/api/v1/apps/").json()
+    with django_assert_max_num_queries(1):  # the version only; the page comes from Redis
+        assert client.get("/api/v1/apps/").json() == first
+    client.patch(f"/api/v1/apps/{created['id']}/", {"description": "changed"}, content_type="application/json")
+    assert client.get("/api/v1/apps/").json()["results"][0]["description"] == "changed"
+    config = MarathonConfig.objects.get(pk=created["marathon_configs"][0]["id"])
+    _deployed(config)
+    assert client.get("/apps").json()[0]["marathon_configs"][0]["deployment"]["status"] == "running"
+    Deployment.objects.filter(config=config).update(status="unhealthy")  # a bulk update, no signals
+    assert client.get("/apps").json()[0]["marathon_configs"][0]["deployment"]["status"] == "unhealthy"
+
+
+def test_listings_work_without_redis(client, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    down = RedisCache("redis://127.0.0.1:9/0", {"OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}})
+    monkeypatch.setattr("api.listing_cache.cache", down)
+    client.post("/api/v1/apps/", NGINX, content_type="application/json")
+    response = client.get("/api/v1/apps/")
+    assert response.status_code == 200 and response.json()["count"] == 1
