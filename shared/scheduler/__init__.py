@@ -1,0 +1,1 @@
+"""The one-off job scheduler (Metronome): its client, typed errors and typed results."""
