@@ -16,6 +16,8 @@ class App(models.Model):
     labels = models.JSONField(default=dict, blank=True)
     image_labels = models.JSONField(default=dict, blank=True)
     fields_from_labels = models.JSONField(default=list, blank=True)
+    # The Boutiques descriptor the app was imported from (null: an ordinary web app).
+    boutiques_descriptor = models.JSONField(null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="apps"
     )
@@ -56,6 +58,8 @@ class MarathonConfig(models.Model):
     args = models.JSONField(default=list, blank=True)
     env_vars = models.JSONField(default=dict, blank=True)
     health_check_path = models.CharField(max_length=255, default="/")
+    # Input values of a Boutiques tool (by input id), the defaults of its one-off runs.
+    inputs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,6 +103,7 @@ class JobKind(models.TextChoices):
     IMAGE_LOOKUP = "image_lookup"
     APP_IMPORT = "app_import"
     METADATA_REFRESH = "metadata_refresh"
+    RUN = "run"
 
 
 MARATHON_JOB_KINDS = frozenset({JobKind.DEPLOY, JobKind.STOP, JobKind.RESTART, JobKind.SCALE})
