@@ -1,0 +1,67 @@
+"""The `make run` runner's pieces: secrets kept in var/, the Procfile, commands that do not exist, demo mode."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from config import embedded
+from config.procfile import procfile_commands
+
+
+def test_generated_secrets_are_kept_and_private(tmp_path):
+    first, created = embedded.kept_secret(tmp_path / "secret_key", lambda: "generated-once")
+    again, created_again = embedded.kept_secret(tmp_path / "secret_key", lambda: "generated-twice")
+    assert (first, created) == ("generated-once", True)
+    assert (again, created_again) == ("generated-once", False)
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_procfile_has_every_process():
+    assert set(procfile_commands()) == {"release", "web", "worker", "beat", "watcher", "flower", "marathon"}
+    assert "--task-events" in procfile_commands()["worker"]
+    assert "migrate" in procfile_commands()["release"]
+
+
+def test_a_missing_management_command_is_named():
+    assert embedded.missing_command("python manage.py no_such_command") == "no_such_command"
+    assert embedded.missing_command("python manage.py migrate --noinput") in (None, "migrate")
+    assert embedded.missing_command("celery -A worker.celery beat") is None
+
+
+def test_environment_for_demo_mode(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "DEBUG", "LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+    env = embedded.prepare_environment(tmp_path)
+    assert env["DEBUG"] == "true" and env["SECRET_KEY"] == (tmp_path / "secret_key").read_text().strip()
+    assert env["FLOWER_DB"] == str(tmp_path / "flower.db")
+    assert env["PATH"].split(os.pathsep)[0].endswith("bin")
+    assert embedded.prepare_environment(tmp_path)["SECRET_KEY"] == env["SECRET_KEY"]  # a second run reuses it
+
+
+def test_sigterm_goes_to_the_leader_only_and_sigkill_to_the_group():
+    # The leader ignores SIGTERM; its child (like a Celery pool process) would die of it if it were signalled.
+    script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "child = subprocess.Popen(['sleep', '30'], preexec_fn=lambda: signal.signal(signal.SIGTERM, "
+              "signal.SIG_DFL)); print(child.pid, flush=True); time.sleep(30)")
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE)
+    try:
+        child = int(process.stdout.readline())
+        manager = embedded.LeaderFirst()
+        manager.terminate(process.pid)
+        time.sleep(0.5)
+        assert process.poll() is None
+        os.kill(child, 0)  # still alive: SIGTERM did not reach the group
+        manager.kill(process.pid)
+        assert process.wait(timeout=5) == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the child survived SIGKILL to the group")
+    finally:
+        embedded.kill_leftovers([process.pid])
