@@ -126,6 +126,24 @@ MARATHON_API_VERSION = env_choice("MARATHON_API_VERSION", "1.5", {"1.4", "1.5"})
 MARATHON_GROUP = "/" + env_str("MARATHON_GROUP", "/maracker").strip("/")
 MARATHON_FORCE = env_bool("MARATHON_FORCE", False)
 
+# --- One-off runs (Boutiques tools) on Metronome ---------------------------------------------------
+# ONEOFF_SCHEDULER: the scheduler of `run` jobs; only Metronome (DC/OS jobs, /v1/jobs) is implemented.
+# METRONOME_URL: one or more base URLs (comma-separated, HA); METRONOME_JOB_PREFIX: first segment of job ids.
+# RUN_POLL_* : how a waiting run is followed: first check after the base, then every elapsed/10 s up to the max.
+ONEOFF_SCHEDULER = env_choice("ONEOFF_SCHEDULER", "metronome", {"metronome"})
+METRONOME_URLS = env_url_list("METRONOME_URL", ["http://127.0.0.1:8090"])
+if not METRONOME_URLS:
+    raise ImproperlyConfigured("METRONOME_URL must name at least one Metronome URL")
+METRONOME_TOKEN = env_str("METRONOME_TOKEN")
+METRONOME_VERIFY_TLS = env_bool("METRONOME_VERIFY_TLS", True)
+METRONOME_CONNECT_TIMEOUT = env_float("METRONOME_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+METRONOME_READ_TIMEOUT = env_float("METRONOME_READ_TIMEOUT", 10.0, minimum=0.1)
+METRONOME_JOB_PREFIX = env_str("METRONOME_JOB_PREFIX", "maracker").strip(".").lower()
+RUN_DEADLINE_SECONDS = env_int("RUN_DEADLINE_SECONDS", 24 * 3600, minimum=1)
+RUN_POLL_BASE_SECONDS = env_float("RUN_POLL_BASE_SECONDS", 2.0, minimum=0.05)
+RUN_POLL_MAX_SECONDS = env_float("RUN_POLL_MAX_SECONDS", 60.0, minimum=0.05)
+RUN_DISK_MB = env_int("RUN_DISK_MB", 0, minimum=0)
+
 # --- Exposure ---------------------------------------------------------------------------------
 EXPOSURE = env_choice("EXPOSURE", "host", {"host", "path"})
 BASE_DOMAIN = env_str("BASE_DOMAIN", "apps.localhost")

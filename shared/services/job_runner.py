@@ -186,6 +186,10 @@ def job_settle(job_id, client=None):
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status != JobStatus.WAITING:
         return job
+    if job.kind == JobKind.RUN:  # a one-off run: the scheduler, not Marathon, says how it ended
+        from shared.services.run_jobs import run_settle
+
+        return run_settle(job.pk)
     client = client or marathon_client()
     try:
         outcome = settle_from_marathon(job, client)
@@ -274,6 +278,10 @@ def job_cancel_execute(job_id):
         # The attempt under way decides; look again shortly.
         job_services.job_enqueue(job.pk, countdown=1, task=job_services.TASK_CANCEL)
         return job
+    if job.kind == JobKind.RUN:  # a one-off run is stopped on the scheduler
+        from shared.services.run_jobs import run_cancel
+
+        return run_cancel(job)
     client = marathon_client()
     try:
         client.cancel_deployment(job.deployment_id, force=False)

@@ -38,6 +38,8 @@ KIND_TASKS = {
     JobKind.IMAGE_LOOKUP: TASK_METADATA_EXECUTE,
     JobKind.APP_IMPORT: TASK_METADATA_EXECUTE,
     JobKind.METADATA_REFRESH: TASK_METADATA_EXECUTE,
+    # One-off runs on the scheduler (shared/services/run_jobs.py); on the deploy queue by their name.
+    JobKind.RUN: "maracker.jobs.run_execute",
 }
 
 
