@@ -1,6 +1,7 @@
 """HTML forms of the pages: they parse what a browser sends; the catalog and job services judge the values."""
 from django import forms
 
+from shared import catalog_rules as rules
 from shared.catalog_rules import INSTANCES_MAX
 from shared.errors import DomainError
 
@@ -50,6 +51,28 @@ class AppEditForm(forms.Form):
     SERVICE_FIELDS = {"docker_container.image": "image", "docker_container.ports": "ports",
                       "docker_container": "image"}
 
+    # The catalog's own rules, so that every field's error shows at once; the service still judges the whole.
+    def _rule(self, field, rule):
+        value = self.cleaned_data[field]
+        if value in ("", []):
+            return value
+        try:
+            return rule(value)
+        except rules.RuleError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_name(self):
+        return self._rule("name", rules.clean_name)
+
+    def clean_image(self):
+        return self._rule("image", rules.clean_image)
+
+    def clean_ports(self):
+        return self._rule("ports", rules.clean_ports)
+
+    def clean_vcs_url(self):
+        return self._rule("vcs_url", rules.clean_vcs_url)
+
     @classmethod
     def initial_for(cls, app):
         container = getattr(app, "docker_container", None)
@@ -75,6 +98,19 @@ class ImportForm(forms.Form):
                                       "fill in the catalog entry.")
     name = forms.CharField(label="Name (optional)", required=False, max_length=100,
                            help_text="Leave empty to take the image's title or repository name.")
+
+    def clean_image(self):
+        try:
+            return rules.clean_image(self.cleaned_data["image"])
+        except rules.RuleError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            return rules.clean_name(name) if name else name
+        except rules.RuleError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 def add_service_errors(form, error: DomainError, mapping=None):

@@ -16,3 +16,11 @@ def user(db):
 def signed_in(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Marks a failed test on its node, so the browser fixture can keep a screenshot of the failure."""
+    outcome = yield
+    if outcome.get_result().failed:
+        item.rep_failed = True
