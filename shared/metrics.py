@@ -7,9 +7,9 @@ single machine and a clean-up protocol for dead pids; that breaks as soon as web
 containers (compose, several hosts). Redis is already shared by every process, so each observation is one
 pipelined HINCRBY into a hash, and the collector turns the hashes into counters and a histogram at scrape time.
 Counts only grow (until someone flushes Redis), which is what Prometheus counters expect; a flush looks like a
-counter reset, which rate() handles. Job counts by kind and status are read from PostgreSQL at scrape time (one
-GROUP BY query), so they are always the truth. Recording never raises: a Redis outage loses an observation,
-never a job transition.
+counter reset, which rate() handles. Jobs by kind and status and webhook deliveries by status are read from
+PostgreSQL at scrape time (one GROUP BY query per table), so they are always the truth. Recording never raises:
+a Redis outage loses an observation, never a job transition.
 """
 import json
 import logging
@@ -105,6 +105,15 @@ def _job_counts():
     return counts
 
 
+def _webhook_delivery_counts():
+    from shared.models import WebhookDelivery, WebhookDeliveryStatus
+
+    counts = dict.fromkeys(WebhookDeliveryStatus.values, 0)
+    for row in WebhookDelivery.objects.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
 def _duration_histogram(raw):
     series = {}
     for field, value in raw.items():
@@ -146,6 +155,12 @@ class MarackerCollector:
         for (kind, status), n in sorted(_job_counts().items()):
             jobs.add_metric([kind, status], n)
         yield jobs
+        deliveries_now = GaugeMetricFamily("maracker_webhook_deliveries_by_status",
+                                           "Webhook deliveries by current status, from the database.",
+                                           labels=["status"])
+        for status, n in sorted(_webhook_delivery_counts().items()):
+            deliveries_now.add_metric([status], n)
+        yield deliveries_now
 
         up = GaugeMetricFamily("maracker_metrics_redis_up", "1 when Redis answered this scrape.")
         try:

@@ -56,13 +56,14 @@ def test_jobs_by_kind_and_status_come_from_the_database(client, rds, django_asse
         make_job("deploy", "succeeded")
     make_job("deploy", "failed")
     make_job("scale", "queued")
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):  # one GROUP BY for jobs, one for webhook deliveries
         samples = scrape(client)
     assert value(samples, "maracker_jobs", kind="deploy", status="succeeded") == 3
     assert value(samples, "maracker_jobs", kind="deploy", status="failed") == 1
     assert value(samples, "maracker_jobs", kind="scale", status="queued") == 1
     assert value(samples, "maracker_jobs", kind="stop", status="running") == 0  # every series exists
     assert value(samples, "maracker_metrics_redis_up") == 1
+    assert value(samples, "maracker_webhook_deliveries_by_status", status="pending") == 0
 
 
 def test_job_durations_form_a_cumulative_histogram(client, rds):
