@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import catalog
 from api.views import webhooks
-from api.views import health, images, jobs, metrics
+from api.views import boutiques, health, images, jobs, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The catalog (a trailing slash is optional)
     re_path(r"^api/v1/apps/?$", catalog.AppListView.as_view(), name="app-list"),
+    # Boutiques descriptors become apps (before the app detail route, which would take the name)
+    re_path(r"^api/v1/apps/import-boutiques/?$", boutiques.AppImportBoutiquesView.as_view(),
+            name="app-import-boutiques"),
     # (`import` is left to the app-import route below)
     re_path(r"^api/v1/apps/(?P<ref>(?!import/?$)[^/]+)/?$", catalog.AppDetailView.as_view(), name="app-detail"),
     re_path(r"^api/v1/apps/(?P<ref>[^/]+)/marathon-configs/?$", catalog.AppConfigCreateView.as_view(),
@@ -33,6 +36,7 @@ urlpatterns = [
     path("api/v1/marathon-configs/<str:pk>/stop", jobs.StopConfigView.as_view(), name="config-stop"),
     path("api/v1/marathon-configs/<str:pk>/restart", jobs.RestartConfigView.as_view(), name="config-restart"),
     path("api/v1/marathon-configs/<str:pk>/scale", jobs.ScaleConfigView.as_view(), name="config-scale"),
+    path("api/v1/marathon-configs/<str:pk>/run", boutiques.RunConfigView.as_view(), name="config-run"),
     path("api/v1/jobs", jobs.JobListView.as_view(), name="job-list"),
     path("api/v1/jobs/<str:pk>", jobs.JobDetailView.as_view(), name="job-detail"),
     path("api/v1/jobs/<str:pk>/events", jobs.JobEventsView.as_view(), name="job-events"),
