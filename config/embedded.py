@@ -236,7 +236,8 @@ def kill_leftovers(pids):
 # --- the banner ---------------------------------------------------------------------------------------
 
 
-def banner(env, *, demo, flower_user, flower_password, flower_generated, embedded_pg, embedded_redis, var_dir):
+def banner(env, *, demo, flower_user, flower_password, flower_generated, embedded_pg, embedded_redis, var_dir,
+           sign_in=()):
     web = f"http://127.0.0.1:{env['PORT']}"
     lines = [
         "",
@@ -252,6 +253,8 @@ def banner(env, *, demo, flower_user, flower_password, flower_generated, embedde
         lines.append(f"               user {flower_user}, password {flower_password}")
     else:
         lines.append(f"               credentials in {var_dir / 'flower_basic_auth'}")
+    for index, line in enumerate(sign_in):
+        lines.append(f"  {'Sign in' if index == 0 else '':<12} {line}")
     if demo:
         lines.append(f"  Marathon     {env['MARATHON_URL']}/v2/apps   (simulator)")
     else:
@@ -348,6 +351,7 @@ def main(argv=None):
             if result.returncode != 0:
                 raise SystemExit(f"release failed with exit code {result.returncode}")
         load_demo_catalog_once(env, var_dir)
+        sign_in = demo_admin_lines(env) if demo else []
 
         honcho_manager.KILL_WAIT = SHUTDOWN_GRACE_SECONDS
         manager = honcho_manager.Manager(Printer(sys.stdout))
@@ -362,7 +366,7 @@ def main(argv=None):
 
         text = banner(env, demo=demo, flower_user=flower_user, flower_password=flower_password,
                       flower_generated=flower_generated, embedded_pg=postgres is not None,
-                      embedded_redis=redis_server is not None, var_dir=var_dir)
+                      embedded_redis=redis_server is not None, var_dir=var_dir, sign_in=sign_in)
         stop_event = threading.Event()
         if "web" in selected:
             threading.Thread(target=announce_when_ready, daemon=True,
@@ -384,6 +388,18 @@ def main(argv=None):
     say("stopped")
     # 130/143 mean "stopped by Ctrl-C/SIGTERM", which is how this command is meant to end.
     return 0 if returncode in (130, 143, -signal.SIGTERM, -signal.SIGINT) else returncode
+
+
+def demo_admin_lines(env):
+    """Demo mode: the `create_demo_admin` management command (when this version has one) makes sure a demo
+    administrator exists and prints how to sign in; its lines go into the banner."""
+    if not management_command_exists("create_demo_admin"):
+        return []
+    result = subprocess.run([sys.executable, "manage.py", "create_demo_admin"], env=env, cwd=BASE_DIR,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"create_demo_admin failed with exit code {result.returncode}:\n{result.stderr[-2000:]}")
+    return [line.rstrip() for line in result.stdout.splitlines() if line.strip()]
 
 
 def load_demo_catalog_once(env, var_dir):

@@ -65,3 +65,18 @@ def test_sigterm_goes_to_the_leader_only_and_sigkill_to_the_group():
             raise AssertionError("the child survived SIGKILL to the group")
     finally:
         embedded.kill_leftovers([process.pid])
+
+
+def test_the_banner_names_every_url_and_the_credentials(tmp_path):
+    env = {"PORT": "8000", "FLOWER_PORT": "5555", "MARATHON_URL": "http://127.0.0.1:8080"}
+    text = embedded.banner(env, demo=True, flower_user="admin", flower_password="pw", flower_generated=True,
+                           embedded_pg=True, embedded_redis=True, var_dir=tmp_path,
+                           sign_in=["user demo-admin, password secret", "API token abc"])
+    for expected in ("http://127.0.0.1:8000/catalog/", "http://127.0.0.1:8000/api/docs/", "http://127.0.0.1:5555/",
+                     "user admin, password pw", "http://127.0.0.1:8080/v2/apps", "Sign in      user demo-admin",
+                     "API token abc"):
+        assert expected in text
+    real = embedded.banner({**env, "MARATHON_URL": "https://marathon.example"}, demo=False, flower_user="admin",
+                           flower_password="pw", flower_generated=True, embedded_pg=False, embedded_redis=False,
+                           var_dir=tmp_path)
+    assert "password pw" not in real and "flower_basic_auth" in real and "simulator" not in real
