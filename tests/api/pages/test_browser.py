@@ -138,7 +138,6 @@ def test_search_deploy_follow_open_and_stop(signed_in_page, live_server, catalog
     page.wait_for_url(f"{base}/catalog/jobs/*")
     sync_api.expect(page.locator("#timeline")).to_have_attribute("data-terminal", "false")
     follow_job_without_reload(page, passing=["waiting"])
-    shot(page, "04-job-waiting")
     follow_job_without_reload(page)
     marathon_sim.set_step_seconds(0.1)
     sync_api.expect(page.locator("#timeline")).to_contain_text("Marathon accepted")
@@ -162,6 +161,11 @@ def test_search_deploy_follow_open_and_stop(signed_in_page, live_server, catalog
     shot(page, "05-deployment")
     page.locator("[data-open-frame]").click()
     sync_api.expect(page.locator("iframe.app-frame")).to_have_attribute("src", deployment.public_url)
+    page.go_back()
+    # the catalog now shows it running
+    page.goto(f"{base}/catalog/")
+    sync_api.expect(page.locator(".card", has_text="jupyter-notebook").locator(".state")).to_have_text("running")
+    shot(page, "05-catalog-running")
     page.go_back()
 
     # Stop it
