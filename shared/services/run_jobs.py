@@ -222,12 +222,19 @@ def run_settle(job_id, client=None):
                                                  f"{error.message}"})
         job_services.job_enqueue(job.pk, countdown=poll_delay(job), task=TASK_RUN_SETTLE)
         return job
-    result = {**info, "status": run.status, "run": run.as_dict(), "exit_status": run.exit_status}
+    exit_status = run.exit_status
+    if run.finished and exit_status is None:
+        # A finished run's history entry lists task ids only: the final state follows from the run's (Metronome
+        # marks a run SUCCESS when its task finished with exit code 0, FAILED when it failed or was killed).
+        exit_status = (info.get("exit_status") if info.get("exit_status") in ("TASK_FAILED", "TASK_KILLED")
+                       else None) or ("TASK_FINISHED" if run.succeeded else "TASK_FAILED")
+    result = {**info, "status": run.status, "run": run.as_dict(), "exit_status": exit_status,
+              "exit_code": 0 if run.succeeded else None}
     if run.finished:
         try:
             if run.succeeded:
                 return job_services.job_mark_succeeded(job, message=f"run {run.id} succeeded", result=result)
-            reason = run.exit_status or run.failure_reason or "the run failed"
+            reason = exit_status or run.failure_reason or "the run failed"
             error = {"code": "run_failed", "retryable": False, "message": f"Run {run.id} ended FAILED: {reason}",
                      "details": run.as_dict()}
             return job_services.job_transition(job, JobStatus.WAITING, JobStatus.FAILED, message=error["message"],
