@@ -9,7 +9,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user("ada", "ada@example.org", PASSWORD)
+    """A user allowed every change (an administrator), so these tests stay about the pages themselves."""
+    return get_user_model().objects.create_superuser("ada", "ada@example.org", PASSWORD)
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def catalog(db):
 
 @pytest.fixture
 def signed_in_page(page, live_server):
-    get_user_model().objects.create_user("grace", "grace@example.org", PASSWORD)
+    get_user_model().objects.create_superuser("grace", "grace@example.org", PASSWORD)
     page.goto(f"{live_server.url}/catalog/")
     page.get_by_role("link", name="Sign in").click()
     page.get_by_label("Username").fill("grace")
