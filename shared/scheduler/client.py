@@ -99,7 +99,7 @@ class MetronomeClient:
 
     # ------------------------------------------------------------------------------------------ transport
 
-    def _request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+    def _request(self, method: str, path: str, *, params: Any = None, json: Any = None, text: bool = False) -> Any:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"token={self.token}"
@@ -124,6 +124,8 @@ class MetronomeClient:
                                             details=details, url=url)
                 continue
             self._preferred = index
+            if text and response.status_code < 400:
+                return response.text
             return self._result(method, path, url, response)
         logger.warning("scheduler unavailable: %s", last)
         raise last  # type: ignore[misc]
@@ -154,8 +156,8 @@ class MetronomeClient:
         return "/v1/jobs/" + quote(job_id, safe="")
 
     def ping(self) -> bool:
-        self._request("GET", "/ping")
-        return True
+        """``GET /ping`` (plain text ``pong``)."""
+        return self._request("GET", "/ping", text=True).strip() == "pong"
 
     def get_job(self, job_id: str, *, embed: Sequence[str] = ()) -> dict[str, Any]:
         """``GET /v1/jobs/{id}`` (with ``embed=activeRuns|history|...``): the job specification as stored."""
