@@ -318,13 +318,19 @@ def main(argv=None):
     if demo:
         env["MARATHON_SIM_PORT"] = str(choose_port(env, "MARATHON_SIM_PORT", 8080))
         env["MARATHON_URL"] = f"http://127.0.0.1:{env['MARATHON_SIM_PORT']}"
+    # The Metronome simulator runs one-off jobs likewise when METRONOME_URL is unset.
+    metronome_demo = not os.environ.get("METRONOME_URL")
+    if metronome_demo:
+        env["METRONOME_PORT"] = str(choose_port(env, "METRONOME_PORT", 8090))
+        env["METRONOME_URL"] = f"http://127.0.0.1:{env['METRONOME_PORT']}"
     flower_generated = not env.get("FLOWER_BASIC_AUTH")
     if flower_generated:
         env["FLOWER_BASIC_AUTH"], _ = kept_secret(var_dir / "flower_basic_auth",
                                                   lambda: "admin:" + secrets.token_urlsafe(12))
     flower_user, _, flower_password = env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
 
-    selected = argv or [name for name in processes if name != "release" and (demo or name != "marathon")]
+    selected = argv or [name for name in processes if name != "release" and (demo or name != "marathon")
+                        and (metronome_demo or name != "metronome")]
     unknown = [name for name in selected if name not in processes]
     if unknown:
         raise SystemExit(f"not in the Procfile: {', '.join(unknown)} (known: {', '.join(processes)})")
