@@ -5,8 +5,8 @@ import pytest
 from django.test import override_settings
 
 from shared.models import Job, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from tests.fixtures.catalog import create_app
 
+pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 ALLOW_LOOPBACK = override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True)
@@ -25,8 +25,8 @@ def create(client, **fields):
     return response.json()
 
 
-def test_create_shows_the_secret_once_and_reads_never_show_it(client):
-    app, _ = create_app()
+def test_create_shows_the_secret_once_and_reads_never_show_it(client, make_app):
+    app, _ = make_app()
     body = create(client, app=app.pk, description="ci")
     assert body["secret"].startswith("whsec_")
     assert body["event_types"] == ["job.succeeded", "job.failed"] and body["app"] == app.pk and body["active"]
@@ -151,8 +151,8 @@ def test_ping_and_redelivery_of_a_disabled_subscription_are_conflicts(client):
     ("https://[::1]/cb", "loopback"),
     ("https://[::ffff:127.0.0.1]/cb", "loopback"),
 ])
-def test_callback_url_goes_through_the_guard_and_creates_no_job(client, url, words):
-    _, config = create_app()
+def test_callback_url_goes_through_the_guard_and_creates_no_job(client, url, words, make_app):
+    _, config = make_app()
     response = send(client, "post", f"/api/v1/marathon-configs/{config.pk}/deploy", {"callback_url": url})
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -160,8 +160,8 @@ def test_callback_url_goes_through_the_guard_and_creates_no_job(client, url, wor
     assert Job.objects.count() == 0
 
 
-def test_an_allowed_callback_url_is_stored_on_the_job(client):
-    _, config = create_app()
+def test_an_allowed_callback_url_is_stored_on_the_job(client, make_app):
+    _, config = make_app()
     with ALLOW_LOOPBACK:
         response = send(client, "post", f"/api/v1/marathon-configs/{config.pk}/deploy",
                         {"callback_url": "http://127.0.0.1:9/cb"})

@@ -24,9 +24,8 @@ from shared.services import webhooks as hooks
 from tests.fixtures.celery_worker import start_worker
 from tests.fixtures.jobs import wait_job
 from tests.fixtures.processes import stop
-from tests.fixtures.webhook_receiver import start_receiver
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog"]
+pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog", "tests.fixtures.webhook_receiver"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CALLBACK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, base64
@@ -91,12 +90,8 @@ def hook_worker(django_db_setup, django_db_blocker, marathon_sim_server, private
 
 
 @pytest.fixture
-def receiver(hook_worker):
-    receiver, server = start_receiver()
-    yield receiver
-    receiver.release.set()
-    server.shutdown()
-    server.server_close()
+def receiver(hook_worker, webhook_receiver):
+    return webhook_receiver
 
 
 def subscribe(receiver, path, types=hooks.EVENT_TYPES, *answers):

@@ -23,9 +23,8 @@ from shared.models import (
 from shared.services import catalog, jobs
 from shared.services import webhooks as hooks
 from shared.services.deployments import deployment_sync_from_app
-from tests.fixtures.catalog import create_app
 
-pytest_plugins = ["tests.fixtures.webhook_receiver"]
+pytest_plugins = ["tests.fixtures.webhook_receiver", "tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 LOOPBACK_OK = override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True,
@@ -118,8 +117,8 @@ def test_bad_subscription_fields_are_named():
 
 # --- Events are deliveries written in the causing transaction -------------------------------------------
 
-def test_a_job_moving_writes_deliveries_in_its_transaction_and_a_rollback_writes_none():
-    app, config = create_app()
+def test_a_job_moving_writes_deliveries_in_its_transaction_and_a_rollback_writes_none(make_app):
+    app, config = make_app()
     subscription, _ = subscribe("http://127.0.0.1:9/hook", ["job.started", "job.succeeded"])
     job, _ = jobs.job_create(kind="deploy", config=config, callback_url="http://127.0.0.1:9/callback")
     with pytest.raises(RuntimeError):
@@ -148,9 +147,9 @@ def test_a_job_moving_writes_deliveries_in_its_transaction_and_a_rollback_writes
     assert WebhookDelivery.objects.filter(event_type="job.succeeded").count() == 2
 
 
-def test_event_types_app_filter_and_inactive_subscriptions_decide_who_gets_what():
-    app, config = create_app()
-    other, other_config = create_app()
+def test_event_types_app_filter_and_inactive_subscriptions_decide_who_gets_what(make_app):
+    app, config = make_app()
+    other, other_config = make_app()
     everything, _ = subscribe("http://127.0.0.1:9/all")
     only_app, _ = subscribe("http://127.0.0.1:9/app", ["job.cancelled"], app=app.pk)
     off, _ = subscribe("http://127.0.0.1:9/off", ["job.cancelled"], active=False)
@@ -162,8 +161,8 @@ def test_event_types_app_filter_and_inactive_subscriptions_decide_who_gets_what(
     assert receivers == ["http://127.0.0.1:9/all", "http://127.0.0.1:9/all", "http://127.0.0.1:9/app"]
 
 
-def test_deployment_health_changes_send_unhealthy_and_recovered():
-    app, config = create_app()
+def test_deployment_health_changes_send_unhealthy_and_recovered(make_app):
+    app, config = make_app()
     subscribe("http://127.0.0.1:9/d", ["deployment.unhealthy", "deployment.recovered"])
     deployment = Deployment.objects.create(marathon_app_id="/maracker/x/1", app=app, config=config, status="running")
     info = SimpleNamespace(definition={"healthChecks": [{}]}, deployment_ids=[], instances=2, version="v",
@@ -298,8 +297,8 @@ def test_the_guard_runs_again_at_delivery_time(webhook_receiver):
 
 
 @LOOPBACK_OK
-def test_callbacks_are_signed_with_the_callback_secret(webhook_receiver):
-    app, config = create_app()
+def test_callbacks_are_signed_with_the_callback_secret(webhook_receiver, make_app):
+    app, config = make_app()
     job, _ = jobs.job_create(kind="deploy", config=config, callback_url=webhook_receiver.url("/cb"))
     webhook_receiver.expect("/cb", hooks.callback_secret())
     jobs.job_claim(job.pk)
