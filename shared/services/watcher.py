@@ -21,6 +21,7 @@ from shared.models import Deployment, DeploymentStatus, Job, JobEvent, JobKind, 
 from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_sync_from_app
 from shared.services.job_runner import settle_from_marathon
+from shared.services.webhooks import deployment_health_changed
 
 logger = logging.getLogger(__name__)
 
@@ -483,6 +484,10 @@ def watcher_handle_events(events, *, memory=None):
                 changed.append(row)
         if changed:
             Deployment.objects.bulk_update(changed, [*RUNTIME_FIELDS, "updated_at"])
+            for row in changed:
+                old_status = before[row.marathon_app_id][0]  # RUNTIME_FIELDS starts with the status
+                if old_status != row.status:
+                    deployment_health_changed(row, old_status, row.status)  # webhooks, in this transaction
         if timeline:
             result.job_events = _insert_timeline(timeline)
         result.deployments_updated = len(changed)

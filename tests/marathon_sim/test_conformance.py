@@ -1,15 +1,14 @@
 """Runs the shared Marathon conformance kit against a fresh simulator."""
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
+from tests.fixtures.paths import CONFORMANCE_KIT
 
-KIT = Path("/work/shared/marathon/conformance.py")
+KIT = CONFORMANCE_KIT
 
 
-@pytest.mark.skipif(not KIT.exists(), reason="the conformance kit is not present on this machine")
 def test_conformance_kit_passes(marathon_sim_factory):
+    assert KIT.exists(), f"the conformance kit is expected at {KIT} (set MARATHON_REFERENCE_DIR)"
     sim = marathon_sim_factory(step_seconds=0.2)
     result = subprocess.run([sys.executable, str(KIT), "--base-url", sim.url], capture_output=True, text=True,
                             timeout=600)

@@ -3,7 +3,6 @@ import json
 import re
 import string
 from decimal import Decimal
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -19,8 +18,9 @@ from shared.app_definition import (
     public_url,
     router_name,
 )
+from tests.fixtures.paths import MARATHON_SPEC
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "marathon" / "spec"
+SPEC_DIR = MARATHON_SPEC
 APP_SCHEMA = json.loads((SPEC_DIR / "AppDefinition.json").read_text())
 # Marathon shipped a draft-4 schema (tuple-form "items"), as the conformance kit also reads it.
 APP_VALIDATOR = jsonschema.Draft4Validator(APP_SCHEMA)

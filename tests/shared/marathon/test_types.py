@@ -1,13 +1,13 @@
 """Typed Marathon results built from Marathon's own example payloads."""
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from shared.marathon.types import MarathonAppInfo, MarathonDeployment, MarathonInfo, MarathonTask
+from tests.fixtures.paths import MARATHON_SPEC
 
-SPEC = Path("/work/shared/marathon/spec")
+SPEC = MARATHON_SPEC
 needs_spec = pytest.mark.skipif(not SPEC.is_dir(), reason="Marathon spec folder not present")
 
 

@@ -2,7 +2,6 @@
 import json
 import logging
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,11 +18,12 @@ from shared.services.watcher import (
     watcher_resync,
     watcher_settle_pending,
 )
+from tests.fixtures.paths import MARATHON_SPEC
 
 pytest_plugins = ["tests.fixtures.catalog", "tests.fixtures.marathon_sim"]
 pytestmark = pytest.mark.django_db
 
-SPEC_EVENTS = Path("/work/shared/marathon/spec/events")
+SPEC_EVENTS = MARATHON_SPEC / "events"
 PLAN = "867ed450-f6a8-4d33-9b0e-e11c5513990b"
 VERSION = "2026-01-01T10:00:05.000Z"
 
