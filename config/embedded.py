@@ -259,6 +259,8 @@ def banner(env, *, demo, flower_user, flower_password, flower_generated, embedde
         lines.append(f"  Marathon     {env['MARATHON_URL']}/v2/apps   (simulator)")
     else:
         lines.append(f"  Marathon     {env['MARATHON_URL']}")
+    if env.get("METRONOME_URL"):
+        lines.append(f"  Metronome    {env['METRONOME_URL']}{'   (simulator)' if env.get('METRONOME_PORT') else ''}")
     lines.append(f"  PostgreSQL   {'embedded, data in ' + str(var_dir / 'pg') if embedded_pg else 'DATABASE_URL'}")
     lines.append(f"  Redis        {'embedded, data in ' + str(var_dir / 'redis') if embedded_redis else 'REDIS_URL'}")
     lines += ["  Ctrl-C stops everything; the next run reuses " + str(var_dir), "=" * 78, ""]
