@@ -67,5 +67,14 @@ urlpatterns += [
          name="webhook-redeliver"),
 ]
 
+# Accounts: the signed-in user's API tokens; the audit log (admins)
+from api.views import accounts  # noqa: E402
+
+urlpatterns += [
+    path("api/v1/tokens", accounts.TokenListView.as_view(), name="token-list"),
+    path("api/v1/tokens/<str:prefix>", accounts.TokenDetailView.as_view(), name="token-detail"),
+    path("api/v1/audit", accounts.AuditListView.as_view(), name="audit-list"),
+]
+
 # Web pages: / leads to /catalog/; sign-in under /accounts/ (api/pages/urls.py)
 urlpatterns += [path("", include("api.pages.urls"))]

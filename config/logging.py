@@ -5,7 +5,8 @@ import structlog
 
 # Keys whose values are never written, wherever they appear in a log line.
 SECRET_KEY_NAMES = re.compile(
-    r"(password|passwd|pwd|secret|token|authorization|api[_-]?key|cookie|basic[_-]?auth|credentials?)$", re.I
+    r"(password|passwd|pwd|secret|token|authorization|api[_-]?key|cookie|basic[_-]?auth|credentials?|digest|"
+    r"sessionid)$", re.I
 )
 # user:password@ in any URL (DATABASE_URL, REDIS_URL, MARATHON_URL with credentials, callback URLs).
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
@@ -16,6 +17,9 @@ _ASSIGNED_SECRET = re.compile(
     r"(?P<quote>['\"]?)[^\s'\",&;]+",
     re.I,
 )
+# Maracker's own API tokens wherever they appear ("mrk_" and 64 hex digits); the 15-character prefix that
+# names a token (mrk_ + 11 digits) stays readable.
+_API_TOKEN = re.compile(r"\bmrk_[0-9a-f]{12,}", re.I)
 REDACTED = "***"
 
 
@@ -24,6 +28,7 @@ def redact_text(text):
     if not text or not isinstance(text, str):
         return text
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{REDACTED}@", text)
+    text = _API_TOKEN.sub("mrk_" + REDACTED, text)
     text = _SCHEME_CREDENTIAL.sub(lambda m: f"{m.group('head')} {REDACTED}", text)
     return _ASSIGNED_SECRET.sub(lambda m: f"{m.group('head')}{m.group('quote')}{REDACTED}", text)
 

@@ -1,4 +1,5 @@
 """Django settings, read from the environment once at start-up; a bad value stops the process with its name."""
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
     "drf_spectacular",
     "shared",
     "api",
@@ -261,15 +263,42 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "UNAUTHENTICATED_USER": None,
+    # API tokens first: an anonymous request is then answered 401 with `WWW-Authenticate: Token`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the web pages' sign-in; CSRF on writes
+    ],
+    # Every route needs a signed-in user unless its view says otherwise (api/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsSignedIn"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [],
 }
+
+# --- Accounts, API tokens, permissions (docs/OPERATIONS.md, README "Authentication") -----------------
+# Catalog reads (apps, configurations, containers) need no sign-in when true; changes and deploys always do.
+PUBLIC_CATALOG = env_bool("PUBLIC_CATALOG", True)
+# Job-creating requests per user (per token when signed in with one): N/s, N/min, N/hour or N/day.
+JOB_CREATE_RATE = env_str("JOB_CREATE_RATE", "120/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", JOB_CREATE_RATE):
+    raise ImproperlyConfigured(f"JOB_CREATE_RATE={JOB_CREATE_RATE!r} must be like 120/min (s, min, hour, day)")
+# Days an API token lives unless its creator says otherwise (0: no expiry).
+API_TOKEN_DEFAULT_EXPIRY_DAYS = env_int("API_TOKEN_DEFAULT_EXPIRY_DAYS", 0, minimum=0)
+# How often a token's last-used time is written at most (one conditional UPDATE per interval).
+API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 60, minimum=0)
+# Tokens are django-rest-knox tokens stored as SHA-512 digests; "mrk_" marks them (and lets logs redact them).
+KNOX_TOKEN_MODEL = "shared.ApiToken"
+REST_KNOX = {
+    "TOKEN_PREFIX": "mrk_",
+    "TOKEN_TTL": None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+LOGIN_URL = "/accounts/login/"
+
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 SPECTACULAR_SETTINGS = {

@@ -1,9 +1,10 @@
-"""Database models: the catalog, jobs with their timeline, deployments, and idempotency keys."""
+"""Database models: the catalog, jobs with their timeline, deployments, idempotency keys, API tokens, audit."""
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from knox.models import AbstractAuthToken
 
 
 class App(models.Model):
@@ -334,3 +335,43 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} #{self.number}"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (django-rest-knox): only its SHA-512 digest is stored; `token_key` is its visible prefix."""
+
+    name = models.CharField(max_length=100, blank=True, default="")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.token_key} ({self.name or 'unnamed'})"
+
+
+class AuditEntry(models.Model):
+    """Who changed the catalog or asked for a job, written in the same transaction as the change."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    # Kept when the user is deleted, so the log still says who it was.
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    summary = models.TextField(blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["at"]),
+            models.Index(fields=["action", "at"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action} {self.target_type}:{self.target_id}"

@@ -5,6 +5,9 @@ from django.conf import settings
 
 pytest_plugins = [
     "tests.fixtures.processes",
+    # The session worker (tests.fixtures.celery_worker) runs one-off jobs on this simulator.
+    "tests.fixtures.metronome_sim",
+    "tests.fixtures.auth",
 ]
 
 

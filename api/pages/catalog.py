@@ -91,7 +91,7 @@ def app_edit(request, ref):
         form = AppEditForm(request.POST)
         if form.is_valid():
             try:
-                app = app_update(app, data=form.service_data(app), partial=True)
+                app = app_update(app, data=form.service_data(app), partial=True, actor=request.user)
             except DomainError as exc:
                 add_service_errors(form, exc, AppEditForm.SERVICE_FIELDS)
             else:

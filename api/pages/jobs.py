@@ -102,7 +102,7 @@ def job_cancel(request, pk):
     job = _job_or_404(pk)
     ensure_can_change(request.user, job)
     try:
-        job_request_cancel(job)
+        job_request_cancel(job, actor=request.user)
     except DomainError:
         pass  # it ended meanwhile: its page says how
     return redirect(reverse("catalog:job-detail", args=[job.pk]))

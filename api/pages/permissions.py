@@ -1,10 +1,13 @@
-"""Who may do what on the pages: the one place these rules live, so they can be tightened in one edit.
+"""Who may do what on the pages: the roles and ownership rules of shared/permissions.py, applied to pages.
 
 Browsing is open to everyone; every page that changes something (deploy, stop, restart, scale, cancel, edit,
-import) needs a signed-in user. Roles and ownership checks belong in `can_change` once accounts have them.
+import) needs a signed-in user, and then the same right as the API route doing it.
 """
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+
+from shared import permissions as rules
+from shared.models import Job
 
 # Views that change things: anonymous visitors are sent to the login page first.
 change_required = login_required
@@ -12,7 +15,11 @@ change_required = login_required
 
 def can_change(user, obj=None):
     """Whether `user` may change `obj` (an app, configuration or job; None: create something new)."""
-    return bool(user and user.is_authenticated and user.is_active)
+    if obj is None:
+        return rules.can_create_app(user)
+    if isinstance(obj, Job):
+        return rules.can_cancel_job(user, obj)
+    return rules.can_edit_app(user, rules.app_of(obj))
 
 
 def ensure_can_change(user, obj=None):

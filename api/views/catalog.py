@@ -23,6 +23,7 @@ from api.serializers.catalog import (
     MarathonConfigSerializer,
 )
 from api.listing_cache import cached_listing, listing_key, store_listing
+from api.permissions import CatalogAccess, check_object
 from api.responses import force_param, removal_response, requester
 from api.serializers.jobs import JobSerializer
 from api.serializers.problems import ProblemSerializer
@@ -71,6 +72,7 @@ REMOVAL_ACCEPTED = OpenApiResponse(
 )
 class AppListView(generics.ListCreateAPIView):
     serializer_class = AppSerializer
+    permission_classes = [CatalogAccess]
 
     def get_queryset(self):
         params = self.request.query_params
@@ -87,7 +89,7 @@ class AppListView(generics.ListCreateAPIView):
     def create(self, request, *args, **kwargs):
         serializer = AppSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        app = app_create(**serializer.validated_data)
+        app = app_create(**serializer.validated_data, actor=requester(request))
         location = f"/api/v1/apps/{app.pk}/"
         return Response(AppSerializer(app).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
@@ -112,6 +114,8 @@ class AppListView(generics.ListCreateAPIView):
                          responses={204: None, 202: REMOVAL_ACCEPTED, 404: NOT_FOUND, 409: DEPLOYED}),
 )
 class AppDetailView(APIView):
+    permission_classes = [CatalogAccess]
+
     def get(self, request, ref):
         return Response(AppSerializer(app_get(ref)).data)
 
@@ -122,14 +126,14 @@ class AppDetailView(APIView):
         return self._update(request, ref, partial=True)
 
     def _update(self, request, ref, *, partial):
-        app = app_get(ref)
+        app = check_object(request, self, app_get(ref))
         serializer = AppSerializer(app, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        app = app_update(app, data=serializer.validated_data, partial=partial)
+        app = app_update(app, data=serializer.validated_data, partial=partial, actor=requester(request))
         return Response(AppSerializer(app).data)
 
     def delete(self, request, ref):
-        jobs = app_remove(app_get(ref), force=force_param(request), requested_by=requester(request))
+        jobs = app_remove(check_object(request, self, app_get(ref)), force=force_param(request), requested_by=requester(request))
         return removal_response(jobs)
 
 
@@ -139,11 +143,13 @@ class AppDetailView(APIView):
                        responses={201: MarathonConfigSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
 )
 class AppConfigCreateView(APIView):
+    permission_classes = [CatalogAccess]
+
     def post(self, request, ref):
-        app = app_get(ref)
+        app = check_object(request, self, app_get(ref))
         serializer = MarathonConfigSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        config = marathon_config_create(app, data=serializer.validated_data)
+        config = marathon_config_create(app, data=serializer.validated_data, actor=requester(request))
         location = f"/api/v1/marathon-configs/{config.pk}/"
         return Response(MarathonConfigSerializer(config).data, status=status.HTTP_201_CREATED,
                         headers={"Location": location})
@@ -164,6 +170,8 @@ class AppConfigCreateView(APIView):
                          responses={204: None, 202: REMOVAL_ACCEPTED, 404: NOT_FOUND, 409: DEPLOYED}),
 )
 class MarathonConfigDetailView(APIView):
+    permission_classes = [CatalogAccess]
+
     def get(self, request, pk):
         return Response(MarathonConfigSerializer(config_get(pk)).data)
 
@@ -174,14 +182,15 @@ class MarathonConfigDetailView(APIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk, *, partial):
-        config = config_get(pk)
+        config = check_object(request, self, config_get(pk))
         serializer = MarathonConfigSerializer(config, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        config = marathon_config_update(config, data=serializer.validated_data, partial=partial)
+        config = marathon_config_update(config, data=serializer.validated_data, partial=partial,
+                                        actor=requester(request))
         return Response(MarathonConfigSerializer(config).data)
 
     def delete(self, request, pk):
-        jobs = config_remove(config_get(pk), force=force_param(request), requested_by=requester(request))
+        jobs = config_remove(check_object(request, self, config_get(pk)), force=force_param(request), requested_by=requester(request))
         return removal_response(jobs)
 
 
@@ -197,6 +206,8 @@ class MarathonConfigDetailView(APIView):
                         responses={200: DockerContainerSerializer, 404: NOT_FOUND, **WRITE_ERRORS}),
 )
 class ContainerDetailView(APIView):
+    permission_classes = [CatalogAccess]
+
     def get(self, request, pk):
         return Response(DockerContainerSerializer(container_get(pk)).data)
 
@@ -207,8 +218,9 @@ class ContainerDetailView(APIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk, *, partial):
-        container = container_get(pk)
+        container = check_object(request, self, container_get(pk))
         serializer = DockerContainerSerializer(container, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        container = container_update(container, data=serializer.validated_data, partial=partial)
+        container = container_update(container, data=serializer.validated_data, partial=partial,
+                                     actor=requester(request))
         return Response(DockerContainerSerializer(container).data)

@@ -4,8 +4,12 @@ from rest_framework.views import APIView
 
 from api.serializers.images import AppImportRequestSerializer, ImageLookupRequestSerializer
 from api.serializers.jobs import JobSerializer
+from api.permissions import AppCreateAccess, DeployAccess, ensure
 from api.responses import accepted, requester as _requester
+from api.throttling import JobCreateThrottle
 from api.views.jobs import IDEMPOTENCY_HEADER, _problem
+from shared.permissions import can_edit_app
+from shared.selectors.catalog import app_get
 from shared.services.image_metadata import app_import_create, image_lookup_create, metadata_refresh_create
 
 _FAILURES = ("A failed job's last_error.code is image_not_found, auth_required, registry_unavailable (after "
@@ -28,6 +32,9 @@ def _body(request, serializer_class):
 
 
 class ImageLookupView(APIView):
+    permission_classes = [AppCreateAccess]
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(
         summary="Look an image's metadata up",
         description="Reads the image's labels, annotations, exposed ports, command and environment from its "
@@ -47,6 +54,9 @@ class ImageLookupView(APIView):
 
 
 class AppImportView(APIView):
+    permission_classes = [AppCreateAccess]
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(
         summary="Create an app from an image's metadata",
         description="An `app_import` job reads the image's metadata and creates the app: container with the "
@@ -66,6 +76,9 @@ class AppImportView(APIView):
 
 
 class AppRefreshMetadataView(APIView):
+    permission_classes = [DeployAccess]
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(
         summary="Refresh an app from its image's metadata",
         description="A `metadata_refresh` job reads the app's image again and rewrites only the fields that "
@@ -79,5 +92,7 @@ class AppRefreshMetadataView(APIView):
         tags=["images"],
     )
     def post(self, request, ref):
-        job, created = metadata_refresh_create(ref, **_identity(request))
+        app = app_get(ref)
+        ensure(request, can_edit_app(request.user, app), "Refreshing this app needs the right to edit it.")
+        job, created = metadata_refresh_create(app, **_identity(request))
         return accepted(job, created)

@@ -6,7 +6,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.permissions import DeployAccess, JobAccess, check_object, ensure
 from api.responses import accepted, requester
+from api.throttling import JobCreateThrottle
 from api.serializers.jobs import (
     DeployRequestSerializer,
     DeploymentSerializer,
@@ -18,6 +20,7 @@ from api.serializers.jobs import (
 )
 from shared.errors import ValidationFailed
 from shared.models import JobKind
+from shared.permissions import can_deploy
 from shared.selectors.jobs import (
     config_for_job,
     deployment_get,
@@ -45,6 +48,7 @@ def _problem(description):
 def create_config_job(request, config_pk, kind, body_serializer_class):
     """Validate the body, record the job (idempotently) and return (job, created)."""
     config = config_for_job(config_pk)
+    ensure(request, can_deploy(request.user, config.app), DeployAccess.message)
     # A body-less POST (as the ancestor's clients send) needs no content type.
     if not int(request.META.get("CONTENT_LENGTH") or 0):
         data = {}
@@ -67,6 +71,8 @@ def create_config_job(request, config_pk, kind, body_serializer_class):
 class ConfigJobView(APIView):
     kind = None
     body_serializer_class = None
+    permission_classes = [DeployAccess]
+    throttle_classes = [JobCreateThrottle]
 
     def post(self, request, pk):
         (job, created), _ = create_config_job(request, pk, self.kind, self.body_serializer_class)
@@ -98,6 +104,7 @@ ScaleConfigView = _config_job_view(JobKind.SCALE, ScaleRequestSerializer, "Scale
 
 class JobListView(ListAPIView):
     serializer_class = JobSerializer
+    permission_classes = [JobAccess]
 
     def get_queryset(self):
         params = self.request.query_params
@@ -115,6 +122,8 @@ class JobListView(ListAPIView):
 
 
 class JobDetailView(APIView):
+    permission_classes = [JobAccess]
+
     @extend_schema(
         tags=["jobs"],
         parameters=[OpenApiParameter("wait", int, description="Wait up to N seconds (max 30) for a change.")],
@@ -138,6 +147,7 @@ class JobDetailView(APIView):
 
 class JobEventsView(ListAPIView):
     serializer_class = JobEventSerializer
+    permission_classes = [JobAccess]
 
     def get_queryset(self):
         return job_events(job_get(self.kwargs["pk"]))
@@ -148,6 +158,8 @@ class JobEventsView(ListAPIView):
 
 
 class JobCancelView(APIView):
+    permission_classes = [JobAccess]
+
     @extend_schema(
         tags=["jobs"], request=None,
         responses={200: JobSerializer, 202: JobSerializer, 404: _problem("Unknown job."),
@@ -156,7 +168,7 @@ class JobCancelView(APIView):
                     "Marathon deployment is rolled back (202; poll the job).",
     )
     def post(self, request, pk):
-        job = job_request_cancel(job_get(pk))
+        job = job_request_cancel(check_object(request, self, job_get(pk)), actor=requester(request))
         code = status.HTTP_200_OK if job.is_terminal else status.HTTP_202_ACCEPTED
         headers = {} if job.is_terminal else {"Location": reverse("job-detail", args=[job.pk]), "Retry-After": "2"}
         return Response(JobSerializer(job).data, status=code, headers=headers)
@@ -164,6 +176,7 @@ class JobCancelView(APIView):
 
 class DeploymentListView(ListAPIView):
     serializer_class = DeploymentSerializer
+    permission_classes = [JobAccess]
 
     def get_queryset(self):
         params = self.request.query_params
@@ -175,6 +188,8 @@ class DeploymentListView(ListAPIView):
 
 
 class DeploymentDetailView(APIView):
+    permission_classes = [JobAccess]
+
     @extend_schema(tags=["deployments"], responses={200: DeploymentSerializer, 404: _problem("Unknown deployment.")})
     def get(self, request, pk):
         return Response(DeploymentSerializer(deployment_get(pk)).data)
@@ -191,6 +206,9 @@ class LegacyConfigJobResponseSerializer(serializers.Serializer):
 
 def _legacy_view(kind, body_class, summary):
     class LegacyView(APIView):
+        permission_classes = [DeployAccess]
+        throttle_classes = [JobCreateThrottle]
+
         @extend_schema(summary=summary, request=body_class, parameters=[IDEMPOTENCY_HEADER], tags=["legacy"],
                        responses={202: LegacyConfigJobResponseSerializer, 404: _problem("Unknown configuration.")})
         def post(self, request, pk):

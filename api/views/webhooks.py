@@ -5,6 +5,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.permissions import WebhookAccess
 from api.serializers.webhooks import (
     WebhookDeliverySerializer,
     WebhookRequestSerializer,
@@ -54,6 +55,7 @@ def _with_secret(subscription, secret):
 
 
 class WebhookListView(ListAPIView):
+    permission_classes = [WebhookAccess]
     serializer_class = WebhookSubscriptionSerializer
 
     def get_queryset(self):
@@ -74,6 +76,7 @@ class WebhookListView(ListAPIView):
 
 
 class WebhookDetailView(APIView):
+    permission_classes = [WebhookAccess]
     @extend_schema(tags=TAGS, responses={200: WebhookSubscriptionSerializer, 404: _problem("Unknown subscription.")})
     def get(self, request, pk):
         return Response(WebhookSubscriptionSerializer(webhook_subscription_get(pk)).data)
@@ -98,6 +101,7 @@ class WebhookDetailView(APIView):
 
 
 class WebhookRotateSecretView(APIView):
+    permission_classes = [WebhookAccess]
     @extend_schema(tags=TAGS, request=None, responses={200: WebhookSubscriptionWithSecretSerializer},
                    description="A new secret, effective at once; shown in this answer only.")
     def post(self, request, pk):
@@ -106,6 +110,7 @@ class WebhookRotateSecretView(APIView):
 
 
 class WebhookPingView(APIView):
+    permission_classes = [WebhookAccess]
     @extend_schema(tags=TAGS, request=None,
                    responses={202: WebhookDeliverySerializer, 409: _problem("The subscription is disabled.")},
                    description="Sends a `webhook.ping` event; follow the delivery for the receiver's answer.")
@@ -116,6 +121,7 @@ class WebhookPingView(APIView):
 
 
 class WebhookDeliveryListView(ListAPIView):
+    permission_classes = [WebhookAccess]
     serializer_class = WebhookDeliverySerializer
 
     def get_queryset(self):
@@ -135,12 +141,14 @@ class WebhookDeliveryListView(ListAPIView):
 
 
 class WebhookDeliveryDetailView(APIView):
+    permission_classes = [WebhookAccess]
     @extend_schema(tags=TAGS, responses={200: WebhookDeliverySerializer, 404: _problem("Unknown delivery.")})
     def get(self, request, pk):
         return Response(WebhookDeliverySerializer(webhook_delivery_get(pk)).data)
 
 
 class WebhookRedeliverView(APIView):
+    permission_classes = [WebhookAccess]
     @extend_schema(tags=TAGS, request=None,
                    responses={202: WebhookDeliverySerializer, 404: _problem("Unknown delivery."),
                               409: _problem("The subscription is disabled.")},

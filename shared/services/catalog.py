@@ -13,6 +13,7 @@ from shared.catalog_rules import (
 )
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import App, DockerContainer, MarathonConfig
+from shared.services.audit import audit_record
 from shared.services.image_import import app_note_person_edits, label_fields_before_edit
 from shared.services.webhooks import app_changed
 
@@ -76,8 +77,8 @@ def _new_config(app, data):
 
 
 def app_create(*, name, description="", command="", vcs_url="", labels=None, docker_container=None,
-               marathon_configs=()):
-    """Create an app with its optional container and its configurations, all or nothing."""
+               marathon_configs=(), actor=None):
+    """Create an app with its optional container and its configurations, all or nothing; `actor` owns it."""
     errors = {}
     fields = clean_fields(
         {"name": name, "description": description, "command": command, "vcs_url": vcs_url,
@@ -89,12 +90,13 @@ def app_create(*, name, description="", command="", vcs_url="", labels=None, doc
     _raise_if(errors)
     try:
         with transaction.atomic():
-            app = App.objects.create(**fields)
+            app = App.objects.create(**fields, owner=actor if getattr(actor, "pk", None) else None)
             container = None
             if container_data is not None:
                 container = DockerContainer.objects.create(app=app, **container_data)
             configs = MarathonConfig.objects.bulk_create([_new_config(app, data) for data in configs_data])
             app_changed(app, "created")  # webhook deliveries commit with the app
+            audit_record(actor, "app.created", "app", app.pk, f"created app {app.name}")
     except IntegrityError as exc:
         raise _duplicate_name(exc, name) from None
     return _cache_relations(app, container, configs)
@@ -109,7 +111,7 @@ def _apply(instance, values, fields):
     return changed
 
 
-def app_update(app, *, data, partial=False):
+def app_update(app, *, data, partial=False, actor=None):
     """Update an app from request-shaped data.
 
     Members absent from `data` are left as they are (for a full update, `name` is required). A
@@ -155,6 +157,8 @@ def app_update(app, *, data, partial=False):
             # A field a person changed no longer comes from the image's labels: a refresh leaves it alone.
             app_note_person_edits(app, before_edit)
             app_changed(app, "updated")
+            audit_record(actor, "app.updated", "app", app.pk,
+                         f"updated app {app.name}: {', '.join(sorted(k for k in data if k != 'id')) or 'nothing'}")
     except IntegrityError as exc:
         raise _duplicate_name(exc, fields.get("name", app.name)) from None
     return _cache_relations(app, container, configs)
@@ -225,14 +229,15 @@ def _write_configs(app, configs_data, *, partial):
     return sorted(kept + created, key=lambda config: config.pk)
 
 
-def app_delete(app):
+def app_delete(app, *, actor=None):
     """Delete an app with its container and configurations (jobs and deployments keep their history)."""
     with transaction.atomic():
         app_changed(app, "deleted")  # before the row goes: the event carries the app
+        audit_record(actor, "app.deleted", "app", app.pk, f"deleted app {app.name}")
         app.delete()
 
 
-def marathon_config_create(app, *, data):
+def marathon_config_create(app, *, data, actor=None):
     """Add a configuration to an app."""
     errors = {}
     cleaned = _clean_config(data, "", errors, required=True)
@@ -241,11 +246,12 @@ def marathon_config_create(app, *, data):
     with transaction.atomic():
         config = _new_config(app, cleaned)
         config.save()
+        audit_record(actor, "config.created", "config", config.pk, f"added configuration {config.pk} to {app.name}")
     config.app = app
     return config
 
 
-def marathon_config_update(config, *, data, partial=False):
+def marathon_config_update(config, *, data, partial=False, actor=None):
     """Update one configuration; a full update resets the optional members that are absent."""
     errors = {}
     cleaned = _clean_config(data, "", errors, required=not partial)
@@ -258,19 +264,23 @@ def marathon_config_update(config, *, data, partial=False):
         cleaned.setdefault("health_check_path", "/")
     with transaction.atomic():
         before_edit = label_fields_before_edit(config.app_id)  # image metadata: as in app_update
-        if _apply(config, cleaned, CONFIG_FIELDS):
+        changed = _apply(config, cleaned, CONFIG_FIELDS)
+        if changed:
             config.save()
         app_note_person_edits(config.app, before_edit)
+        audit_record(actor, "config.updated", "config", config.pk,
+                     f"updated configuration {config.pk}: {', '.join(changed) or 'nothing'}")
     return config
 
 
-def marathon_config_delete(config):
+def marathon_config_delete(config, *, actor=None):
     """Delete one configuration (its jobs and deployment records keep their history)."""
     with transaction.atomic():
+        audit_record(actor, "config.deleted", "config", config.pk, f"deleted configuration {config.pk}")
         config.delete()
 
 
-def container_update(container, *, data, partial=False):
+def container_update(container, *, data, partial=False, actor=None):
     """Update an app's container; a full update needs the image and resets absent ports to none."""
     errors = {}
     cleaned = _clean_container(data, "", errors, required=not partial) or {}
@@ -283,6 +293,8 @@ def container_update(container, *, data, partial=False):
         if changed:
             container.save(update_fields=changed)
         app_note_person_edits(container.app, before_edit)
+        audit_record(actor, "container.updated", "container", container.pk,
+                     f"updated the container of app {container.app_id}: {', '.join(changed) or 'nothing'}")
     return container
 
 

@@ -16,6 +16,7 @@ from shared.registry.metadata import suggest_catalog_fields
 from shared.registry.microbadger import MicroBadgerClient
 from shared.registry.reference import InvalidReference, parse_reference
 from shared.services import jobs as job_services
+from shared.services.audit import audit_record
 from shared.services.image_import import DuplicateName, app_create_from_metadata, app_refresh_from_metadata
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ def _import(job, image, metadata, suggestion):
                 image=image, metadata=metadata, suggestion=suggestion, name=job.params.get("name"),
                 owner=job.requested_by)
             Job.objects.filter(pk=job.pk).update(app=app, app_name=app.name)
+            audit_record(job.requested_by, "app.created", "app", app.pk, f"imported app {app.name} from {image}")
             return job_services.job_mark_succeeded(
                 job, message=f"created app {app.name} (configuration {config.pk})",
                 result={**_lookup_result(image, metadata, suggestion), "app": app.pk, "config": config.pk,
@@ -199,6 +201,8 @@ def _refresh(job, image, metadata, suggestion):
                                             previous=_last_applied(job.app_id))
         applied = {"values": outcome["values"], "config": outcome["config"], "skipped": outcome["skipped"]}
         updated = ", ".join(outcome["updated"]) or "nothing"
+        audit_record(job.requested_by, "app.refreshed", "app", job.app_id,
+                     f"refreshed {job.app.name} from {image}: updated {updated}")
         return job_services.job_mark_succeeded(
             job, message=f"refreshed {job.app.name} from {image}: updated {updated}",
             result={**_lookup_result(image, metadata, suggestion), "app": job.app_id,

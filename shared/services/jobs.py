@@ -23,9 +23,13 @@ from shared.models import (
     JobStatus,
 )
 from shared.services import job_hooks
+from shared.services.audit import audit_record
 from shared.services.queue import enqueue_task
 
 logger = logging.getLogger(__name__)
+
+# Job parameters named in the audit log (others, such as a command's inputs, may be long or sensitive).
+_AUDITED_PARAMS = ("instances", "force", "image", "name", "then_delete")
 
 TASK_EXECUTE = "maracker.jobs.execute"
 TASK_SETTLE = "maracker.jobs.settle"
@@ -169,6 +173,11 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
     if blocker is None:
         job_enqueue(job.pk, task=task_for_kind(kind))
     job_hooks.job_created(job)
+    audit_record(requested_by, f"job.{kind}", "job", job.pk,
+                 f"{kind} job for {app.name if app else '-'}"
+                 + (f" configuration {config.pk}" if config is not None else "")
+                 + (f" ({', '.join(f'{k}={v}' for k, v in sorted(params.items()) if k in _AUDITED_PARAMS)})"
+                    if any(k in _AUDITED_PARAMS for k in params) else ""))
     return job
 
 
@@ -327,16 +336,20 @@ def job_mark_cancelled(job, *, message=""):
     return job_transition(job, job.status, JobStatus.CANCELLED, message=message or "cancelled")
 
 
-def job_request_cancel(job):
+def job_request_cancel(job, *, actor=None):
     """Cancel now when queued; otherwise flag it and let a worker roll back Marathon's deployment."""
     if job.status in TERMINAL_STATUSES:
         raise Conflict(f"The job has already {job.status}.", code="job_finished")
     if job.status == JobStatus.QUEUED:
         try:
-            return job_mark_cancelled(job, message="cancelled before it started")
+            with transaction.atomic():
+                cancelled = job_mark_cancelled(job, message="cancelled before it started")
+                audit_record(actor, "job.cancel", "job", job.pk, f"cancelled queued {job.kind} job")
+            return cancelled
         except IllegalTransition:
             job.refresh_from_db()
     with transaction.atomic():
+        audit_record(actor, "job.cancel", "job", job.pk, f"asked to cancel {job.status} {job.kind} job")
         Job.objects.filter(pk=job.pk).update(cancel_requested=True, updated_at=timezone.now())
         job_event(job, "cancel_requested", "cancellation requested; rolling back on Marathon")
         job_enqueue(job.pk, task=TASK_CANCEL)

@@ -55,7 +55,7 @@ def app_remove(app, *, force=False, requested_by=None):
     with transaction.atomic():
         running = _running_configs(MarathonConfig.objects.select_related("deployment").filter(app=app))
         if not running:
-            app_delete(app)
+            app_delete(app, actor=requested_by)
             return []
         if not force:
             raise _conflict(f"App {app.name!r}", running)
@@ -69,7 +69,7 @@ def config_remove(config, *, force=False, requested_by=None):
     with transaction.atomic():
         running = _running_configs([config])
         if not running:
-            marathon_config_delete(config)
+            marathon_config_delete(config, actor=requested_by)
             return []
         if not force:
             raise _conflict(f"Configuration {config.pk}", running)
@@ -85,11 +85,11 @@ def delete_after_stop(job):
         config = MarathonConfig.objects.select_for_update().select_related("deployment").filter(
             pk=job.config_ref).first()
         if config is not None and not _running_configs([config], ignore_job=job):
-            marathon_config_delete(config)
+            marathon_config_delete(config, actor=job.requested_by)
     elif target == "app" and job.app_id:
         app = App.objects.select_for_update().filter(pk=job.app_id).first()
         if app is None:
             return
         configs = MarathonConfig.objects.select_related("deployment").filter(app=app)
         if not _running_configs(configs, ignore_job=job):
-            app_delete(app)
+            app_delete(app, actor=job.requested_by)

@@ -8,6 +8,14 @@ from shared.models import App, Job, JobKind, MarathonConfig
 from tests.fixtures.descriptors import COMMAND_WITH_PORT, CONTAINER_WITH_ENV, NO_INPUTS, REJECTED, descriptor
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 IMPORT = "/api/v1/apps/import-boutiques"
 
 

@@ -8,6 +8,13 @@ from shared.models import Job
 pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 PROBLEM = "application/problem+json"
 
 

@@ -7,6 +7,13 @@ from shared.models import App, MarathonConfig
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 ANCESTOR_REQUEST = {
     "name": "nginx-test",
     "description": "simple nginx container",

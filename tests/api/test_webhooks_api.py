@@ -9,6 +9,13 @@ from shared.models import Job, WebhookAttempt, WebhookDelivery, WebhookSubscript
 pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 ALLOW_LOOPBACK = override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True)
 
 

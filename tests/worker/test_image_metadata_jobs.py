@@ -18,6 +18,13 @@ pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.celery_worker",
                   "tests.fixtures.registry"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 LABELS = {
     "org.opencontainers.image.title": "Shop Front",
     "org.opencontainers.image.description": "The shop's web front",

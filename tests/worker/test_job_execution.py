@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
+@pytest.fixture
 def sim(marathon_sim, celery_worker):
     return marathon_sim
 

@@ -15,6 +15,13 @@ from tests.fixtures.processes import free_port
 pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog", "tests.fixtures.watcher"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 # Jobs of this module go to a queue of their own, served by a worker with JOB_WORKER_POLLING=false: no other
 # worker of the session (the polling one of the job tests) can settle them.
 WATCH_QUEUE = "deploy-watch"

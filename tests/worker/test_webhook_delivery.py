@@ -28,6 +28,13 @@ from tests.fixtures.processes import stop
 pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog", "tests.fixtures.webhook_receiver"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture
+def client(admin_api_client):
+    """These tests act as an admin (with an API token); who may do what is tested in test_permissions.py."""
+    return admin_api_client
+
+
 CALLBACK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, base64
 WEBHOOK_ENV = {
     "WEBHOOK_ALLOW_PRIVATE": "true",
