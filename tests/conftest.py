@@ -7,8 +7,6 @@ pytest_plugins = [
     "tests.fixtures.processes",
     # The session worker (tests.fixtures.celery_worker) runs one-off jobs on this simulator.
     "tests.fixtures.metronome_sim",
-    # The session worker (tests.fixtures.celery_worker) runs one-off jobs on this simulator.
-    "tests.fixtures.metronome_sim",
     "tests.fixtures.auth",
 ]
 
