@@ -29,9 +29,9 @@ def job_sweep(now=None):
         .annotate(due=Coalesce("next_attempt_at", "updated_at"))
         .filter(due__lt=requeue_before)
         .order_by("created_at")
-        .values_list("pk", "deadline", "marathon_app_id", "kind")[:BATCH]
+        .values_list("pk", "deadline", "marathon_app_id", "kind", "created_at")[:BATCH]
     )
-    for pk, deadline, marathon_id, kind in queued:
+    for pk, deadline, marathon_id, kind, created_at in queued:
         if deadline < now:
             job = Job.objects.get(pk=pk)
             try:
@@ -42,9 +42,13 @@ def job_sweep(now=None):
                 pass
             continue
         if marathon_id and Job.objects.filter(
-            marathon_app_id=marathon_id, status__in=[JobStatus.RUNNING, JobStatus.WAITING]
-        ).exists():
-            continue  # it is blocked; the active job releases it when it ends
+            Q(status__in=[JobStatus.RUNNING, JobStatus.WAITING])
+            | Q(status=JobStatus.QUEUED, created_at__lt=created_at),
+            marathon_app_id=marathon_id,
+        ).exclude(pk=pk).exists():
+            # It is blocked: the job ahead of it releases it when it ends (and is itself re-enqueued here if
+            # its message was lost). Sending it now would only add a message that cannot run yet, per sweep.
+            continue
         if Job.objects.filter(pk=pk, status=JobStatus.QUEUED).update(updated_at=now):
             if send_now(job_services.task_for_kind(kind), str(pk)):
                 counts["requeued"] += 1
