@@ -291,6 +291,8 @@ API_TOKEN_DEFAULT_EXPIRY_DAYS = env_int("API_TOKEN_DEFAULT_EXPIRY_DAYS", 0, mini
 API_TOKEN_LAST_USED_INTERVAL_SECONDS = env_int("API_TOKEN_LAST_USED_INTERVAL_SECONDS", 60, minimum=0)
 # Tokens are django-rest-knox tokens stored as SHA-512 digests; "mrk_" marks them (and lets logs redact them).
 KNOX_TOKEN_MODEL = "shared.ApiToken"
+# knox's own token table is never used (ours replaces it): its migrations are not run.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_PREFIX": "mrk_",
     "TOKEN_TTL": None,

@@ -7,11 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.parsers import JSONParser
+from api.permissions import AppCreateAccess, DeployAccess, ensure
 from api.responses import accepted, requester
 from api.serializers.catalog import AppSerializer
 from api.serializers.jobs import JobSerializer
+from api.throttling import JobCreateThrottle
 from api.views.jobs import IDEMPOTENCY_HEADER, _problem
 from shared.errors import ValidationFailed
+from shared.permissions import can_deploy
 from shared.selectors.jobs import config_for_job
 from shared.services.boutiques_import import app_import_boutiques
 from shared.services.run_jobs import run_create
@@ -36,6 +39,7 @@ def _descriptor_from(request):
 class AppImportBoutiquesView(APIView):
     # JSON everywhere else; this route also takes a file upload.
     parser_classes = [JSONParser, parsers.MultiPartParser]
+    permission_classes = [AppCreateAccess]
 
     @extend_schema(
         summary="Import a Boutiques descriptor as an app",
@@ -63,6 +67,9 @@ class RunRequestSerializer(serializers.Serializer):
 
 
 class RunConfigView(APIView):
+    permission_classes = [DeployAccess]
+    throttle_classes = [JobCreateThrottle]
+
     @extend_schema(
         summary="Run a configuration once on the scheduler",
         description="A `run` job: the app's image runs once on Metronome with the given input values (checked "
@@ -76,6 +83,7 @@ class RunConfigView(APIView):
     )
     def post(self, request, pk):
         config = config_for_job(pk)
+        ensure(request, can_deploy(request.user, config.app), DeployAccess.message)
         data = request.data if int(request.META.get("CONTENT_LENGTH") or 0) else {}
         body = RunRequestSerializer(data=data)
         body.is_valid(raise_exception=True)

@@ -41,6 +41,7 @@ def app_import_boutiques(descriptor, *, owner=None):
             description=str(descriptor.get("description") or "")[:10000],
             docker_container={"image": descriptor["container-image"]["image"], "ports": []},
             marathon_configs=[{"cpu": cpu, "memory": memory, "env_vars": boutiques.environment(descriptor)}],
+            actor=owner,  # the owner, and who the audit log names
         )
         app.boutiques_descriptor = descriptor
         app.owner = owner
