@@ -325,12 +325,19 @@ def prepare_environment(var_dir):
         env["SECRET_KEY"], _ = kept_secret(var_dir / "secret_key", lambda: secrets.token_urlsafe(50))
     env.setdefault("WEB_HOST", "127.0.0.1")
     env.setdefault("FLOWER_ADDRESS", "127.0.0.1")
-    env.setdefault("WEB_CONCURRENCY", "2")
     env.setdefault("WORKER_CONCURRENCY", "2")
     env.setdefault("CELERY_BEAT_SCHEDULE_FILE", str(var_dir / "celerybeat-schedule"))
     env.setdefault("FLOWER_DB", str(var_dir / "flower.db"))
     env.setdefault("MARATHON_SIM_SNAPSHOT", str(var_dir / "marathon-sim.json"))
     return env
+
+
+def process_env(name, env):
+    """The environment of one process. WEB_CONCURRENCY is gunicorn's, but uvicorn reads it too (as its worker
+    count), so the simulators, which are not gunicorn, do not get it."""
+    if name == "web":
+        return env
+    return {key: value for key, value in env.items() if key != "WEB_CONCURRENCY"}
 
 
 def main(argv=None):
@@ -397,7 +404,7 @@ def main(argv=None):
                 say(f"{name}: skipped, the management command {missing!r} does not exist in this version")
                 continue
             # exec: the shell becomes the program, so signals reach it directly.
-            manager.add_process(name, "exec " + processes[name], env=env, cwd=str(BASE_DIR))
+            manager.add_process(name, "exec " + processes[name], env=process_env(name, env), cwd=str(BASE_DIR))
 
         text = banner(env, demo=demo, flower_user=flower_user, flower_password=flower_password,
                       flower_generated=flower_generated, embedded_pg=postgres is not None,

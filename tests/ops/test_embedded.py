@@ -100,3 +100,10 @@ def test_embedded_redis_keeps_its_data_and_stops_a_leftover_server(tmp_path):
         if leftover.poll() is None:
             leftover.kill()
     assert second.process is None
+
+
+def test_only_gunicorn_gets_web_concurrency():
+    env = {"WEB_CONCURRENCY": "4", "PORT": "8000"}
+    assert embedded.process_env("web", env)["WEB_CONCURRENCY"] == "4"
+    for name in ("marathon", "metronome", "worker"):
+        assert "WEB_CONCURRENCY" not in embedded.process_env(name, env)

@@ -15,7 +15,7 @@ from tests.fixtures.processes import PYTHON, free_port, start, stop, wait_for_ht
 from tests.fixtures.processes import test_env as child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PROCESSES = ["web", "worker", "beat", "watcher", "flower", "marathon"]
+PROCESSES = ["web", "worker", "beat", "watcher", "flower", "marathon", "metronome"]
 FLOWER_AUTH = ("smoke", secrets.token_urlsafe(10))
 
 
@@ -47,13 +47,15 @@ def wait_until(predicate, timeout, what):
 
 
 def test_the_whole_system_deploys_a_demo_app_and_stops_cleanly(tmp_path):
-    ports = {"PORT": free_port(), "FLOWER_PORT": free_port(), "MARATHON_SIM_PORT": free_port()}
+    ports = {"PORT": free_port(), "FLOWER_PORT": free_port(), "MARATHON_SIM_PORT": free_port(),
+             "METRONOME_PORT": free_port()}
     env = child_env(
         MARACKER_VAR_DIR=tmp_path / "var", MARATHON_SIM_STEP_SECONDS="0.1", WEB_CONCURRENCY="2",
         WORKER_CONCURRENCY="2", FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH), LOG_LEVEL="info",
         MARACKER_SHUTDOWN_GRACE_SECONDS="20", **ports,
     )
-    env.pop("MARATHON_URL", None)  # demo mode: the simulator is one of the processes
+    env.pop("MARATHON_URL", None)  # demo mode: the simulators are among the processes
+    env.pop("METRONOME_URL", None)
     log_path = tmp_path / "run.log"
     runner = start([PYTHON, "-m", "config.embedded", *PROCESSES], env=env, log_path=log_path)
     base = f"http://127.0.0.1:{ports['PORT']}"
