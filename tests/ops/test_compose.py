@@ -71,6 +71,8 @@ def test_the_expected_services_and_profiles_are_there():
         assert name in SERVICES and "profiles" not in SERVICES[name], name
     assert SERVICES["marathon-sim"]["profiles"] == ["sim"]
     assert "marathon" in SERVICES["marathon-sim"]["networks"]["default"]["aliases"]
+    assert SERVICES["metronome-sim"]["profiles"] == ["sim"]
+    assert "metronome" in SERVICES["metronome-sim"]["networks"]["default"]["aliases"]
     for name in CLUSTER:
         assert SERVICES[name]["profiles"] == ["cluster"], name
 
@@ -78,10 +80,10 @@ def test_the_expected_services_and_profiles_are_there():
 def test_every_procfile_process_runs_as_a_compose_service():
     commands = {name: SERVICES[name].get("command") for name in OWN_SERVICES}
     started = {cmd[3] for cmd in commands.values() if cmd and cmd[:3] == ["python", "-m", "config.procfile"]}
-    # The simulator needs a host address reachable from other containers; it is spelled out in compose.yml.
-    # The Metronome simulator is a `make run` demo process only (no compose service).
+    # The simulators need a host address reachable from other containers; they are spelled out in compose.yml.
     assert set(procfile_commands()) - {"marathon", "metronome"} <= started
     assert SERVICES["marathon-sim"]["command"][:3] == ["python", "-m", "marathon_sim"]
+    assert SERVICES["metronome-sim"]["command"][:3] == ["python", "-m", "metronome_sim"]
 
 
 def _entry_point_exists(words):
@@ -127,7 +129,7 @@ def test_compose_refuses_to_start_without_its_secrets():
                 service_env(name, partial)
 
 
-@pytest.mark.parametrize("name", [n for n in OWN_SERVICES if n != "marathon-sim"])
+@pytest.mark.parametrize("name", [n for n in OWN_SERVICES if not n.endswith("-sim")])
 def test_settings_load_with_only_the_service_environment(name):
     """Django starts with exactly what compose gives the container (no defaults from this machine)."""
     env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings", **service_env(name)}
@@ -135,6 +137,7 @@ def test_settings_load_with_only_the_service_environment(name):
         "import django; django.setup(); from django.conf import settings as s; "
         "assert not s.DEBUG; assert s.DATABASES['default']['HOST'] == 'postgres'; "
         "assert s.REDIS_URL == 'redis://redis:6379/0'; assert s.MARATHON_URLS == ['http://marathon:8080']; "
+        "assert s.METRONOME_URLS == ['http://metronome:8090']; "
         "print('ok')"
     )
     result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True,
@@ -158,7 +161,7 @@ def test_dependencies_wait_for_health_and_migrations():
         assert depends["redis"]["condition"] == "service_healthy", name
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert SERVICES["migrate"]["restart"] == "no"
-    for name in ["postgres", "redis", "web", "worker", "beat", "watcher", "flower", "marathon-sim"]:
+    for name in ["postgres", "redis", "web", "worker", "beat", "watcher", "flower", "marathon-sim", "metronome-sim"]:
         assert SERVICES[name]["healthcheck"]["test"], name
 
 
