@@ -77,7 +77,7 @@ class OptionalTextField(RuleField):
 extend_schema_field({"type": "string", "nullable": True})(OptionalTextField)
 
 
-@extend_schema_field({"type": "string", "format": "uri", "maxLength": 2048, "nullable": True,
+@extend_schema_field({"type": "string", "maxLength": 2048, "nullable": True,  # "" and scp-like git@host:x are no URIs
                       "description": "A URL (http, https, git, ssh) or an empty string.",
                       "example": "https://github.com/nginxinc/docker-nginx"})
 class VcsUrlField(OptionalTextField):
