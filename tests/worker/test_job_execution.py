@@ -158,7 +158,7 @@ def test_two_concurrent_deploys_of_one_configuration_run_one_after_the_other(cli
         from django.db import connection
 
         try:
-            ids.append(deploy(Client(), config))
+            ids.append(deploy(Client(headers={"Authorization": f"Token {client.token_key}"}), config))
         finally:
             connection.close()
 
@@ -182,12 +182,14 @@ def test_ancestor_deploy_route_runs_a_real_job(client, sim, make_app):
     assert wait_job(response.json()["job"]["id"]).status == "succeeded"
 
 
-def test_wait_returns_as_soon_as_the_status_changes(live_server, sim, make_app):
+def test_wait_returns_as_soon_as_the_status_changes(client, live_server, sim, make_app):
     _, config = make_app()
-    job_id = requests.post(f"{live_server.url}/api/v1/marathon-configs/{config.pk}/deploy", json={}).json()["id"]
-    seen = {requests.get(f"{live_server.url}/api/v1/jobs/{job_id}?wait=10").json()["status"]}
+    http = requests.Session()
+    http.headers["Authorization"] = f"Token {client.token_key}"
+    job_id = http.post(f"{live_server.url}/api/v1/marathon-configs/{config.pk}/deploy", json={}).json()["id"]
+    seen = {http.get(f"{live_server.url}/api/v1/jobs/{job_id}?wait=10").json()["status"]}
     for _ in range(5):
-        seen.add(requests.get(f"{live_server.url}/api/v1/jobs/{job_id}?wait=10").json()["status"])
+        seen.add(http.get(f"{live_server.url}/api/v1/jobs/{job_id}?wait=10").json()["status"])
     assert "succeeded" in seen
     assert Job.objects.get(pk=job_id).status == "succeeded"
 
