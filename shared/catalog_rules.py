@@ -167,6 +167,10 @@ def clean_labels(value):
         if not isinstance(item, str):
             raise RuleError(f"The value of label {key!r} must be a string.")
         check_text(item, f"the value of label {key!r}")
+        # Labels end up in proxies' configuration and headers (Traefik rules, HAProxy vhosts): a line break
+        # there would inject a line of its own.
+        if any(ch in text for text in (key, item) for ch in "\r\n"):
+            raise RuleError(f"Label {key!r}: line breaks (CR, LF) are not allowed in label names or values.")
     return dict(value)
 
 
