@@ -208,3 +208,12 @@ def test_ensure_demo_admin_is_idempotent_and_keeps_its_secrets_in_files(tmp_path
     assert get_user_model().objects.filter(username="admin").count() == 1
     assert ApiToken.objects.filter(user=admin).count() == 1
     assert Client(headers={"Authorization": f"Token {key}"}).get("/api/v1/audit").status_code == 200
+
+
+def test_staff_manage_users_roles_and_tokens_in_django_admin(admin_client):
+    make_user("viewer", username="listed")
+    client_token = token_client(make_user("deployer"))
+    assert "listed" in admin_client.get("/admin/auth/user/").content.decode()
+    assert client_token.token_key[:15] in admin_client.get("/admin/shared/apitoken/").content.decode()
+    assert admin_client.get("/admin/shared/auditentry/").status_code == 200
+    assert Client().get("/admin/").status_code == 302  # to the admin's sign-in
