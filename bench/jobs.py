@@ -92,8 +92,8 @@ def main():
     results = {"machine": machine(), "date": datetime.now().isoformat(timespec="seconds")}
     with Processes() as procs:
         sim = start_simulator(procs, step_seconds=0)
-        env = bench_env(database_url, REDIS_URL, MARATHON_URL=sim, JOB_POLL_INTERVAL_SECONDS="0.05",
-                        JOB_WORKER_POLLING="true")
+        # As in production: the watcher settles jobs from Marathon's events; workers do not poll.
+        env = bench_env(database_url, REDIS_URL, MARATHON_URL=sim, JOB_WORKER_POLLING="false")
         run([PYTHON, "manage.py", "migrate", "-v", "0"], env)
         setup_django(database_url, sim)
         from django.db import connection
@@ -126,7 +126,8 @@ def main():
         results["accept"] = rounds
         results["accept_ratio_median"] = sorted(r["ratio"] for r in rounds)[len(rounds) // 2]
 
-        # 2. End to end with two worker processes at step time 0.
+        # 2. End to end with two worker processes at step time 0, and the watcher.
+        watcher = procs.start([PYTHON, "manage.py", "watch_marathon"], env, "watcher")
         worker = procs.start([PYTHON, "-m", "celery", "-A", "worker.celery", "worker", "-Q", "deploy,maintenance",
                               "-c", "2", "-n", "bench@%h", "--without-gossip", "--without-mingle", "-l", "warning"],
                              env, "worker")
@@ -166,6 +167,7 @@ def main():
             "p99_ms": round(pct(latencies, 99) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1),
         }
         procs.stop(worker)
+        procs.stop(watcher)
     connection.close()
     drop_database(DB_NAME)
     print(json.dumps(results, indent=2))

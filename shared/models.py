@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from knox.models import AbstractAuthToken
 
 
@@ -177,7 +178,7 @@ class JobEvent(models.Model):
     """One entry of a job's timeline: a transition, an attempt, or an answer or event from Marathon."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
     type = models.CharField(max_length=64)
     from_status = models.CharField(max_length=16, blank=True, default="")
     to_status = models.CharField(max_length=16, blank=True, default="")

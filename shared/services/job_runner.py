@@ -119,7 +119,8 @@ def _adopt_inflight(job, client):
 @transaction.atomic
 def _accepted(job, request, result, *, instances=None, what):
     """Record the request sent and Marathon's answer, and move the job on, in one transaction."""
-    job_services.job_event(job, "marathon_request", request["summary"], request.get("data") or {})
+    job_services.job_event(job, "marathon_request", request["summary"], request.get("data") or {},
+                           at=request["at"])
     job_services.job_event(job, "marathon_accepted", f"{what}: deployment {result.deployment_id}",
                            {"deployment_id": result.deployment_id, "version": result.version})
     deployment_mark_deploying(job, deployment_id=result.deployment_id, version=result.version or "",
@@ -130,7 +131,8 @@ def _accepted(job, request, result, *, instances=None, what):
 
 
 def _request(summary, data=None):
-    return {"summary": summary, "data": data or {}}
+    """What is about to be sent, and when: it is written to the timeline with Marathon's answer."""
+    return {"summary": summary, "data": data or {}, "at": timezone.now()}
 
 
 def _deploy(job, client):

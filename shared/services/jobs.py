@@ -186,15 +186,19 @@ def job_enqueue(job_id, *, countdown=None, task=TASK_EXECUTE):
     enqueue_task(task, str(job_id), countdown=countdown)
 
 
-def job_event(job, type, message="", data=None, *, dedupe_key=None):
-    """Add an entry to the job's timeline; with a dedupe key, the same entry is written once only."""
+def job_event(job, type, message="", data=None, *, dedupe_key=None, at=None):
+    """Add an entry to the job's timeline; with a dedupe key, the same entry is written once only.
+
+    `at` backdates an entry recorded after the fact (a request is written with Marathon's answer).
+    """
     if dedupe_key is not None:
         _, created = JobEvent.objects.get_or_create(
             job_id=job.pk, dedupe_key=dedupe_key,
             defaults={"type": type, "message": message[:10000], "data": data or {}},
         )
         return created
-    JobEvent.objects.create(job_id=job.pk, type=type, message=message[:10000], data=data or {})
+    JobEvent.objects.create(job_id=job.pk, type=type, message=message[:10000], data=data or {},
+                            at=at or timezone.now())
     return True
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from shared.errors import IllegalTransition
+from shared.logctx import bind_job, unbind_job
 from shared.models import Deployment, DeploymentStatus, Job, JobEvent, JobKind, JobStatus
 from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_sync_from_app
@@ -665,7 +666,9 @@ def _settle_with_outcome(job, fact, row, *, success=None, reason=None):
     job = Job.objects.filter(pk=job.pk).first()
     if job is None or job.status != JobStatus.WAITING:
         return False
+    bind_job(job)  # the job's lines in the watcher's log name it, like the worker's
     try:
+        logger.info("watcher: deployment %s %s", fact.plan_id, "succeeded" if success else f"failed: {reason}")
         if success:
             if job.kind == JobKind.STOP:
                 deployment_mark(job.marathon_app_id, DeploymentStatus.STOPPED)
@@ -691,6 +694,8 @@ def _settle_with_outcome(job, fact, row, *, success=None, reason=None):
         return True
     except IllegalTransition:
         return False
+    finally:
+        unbind_job()
 
 
 def watcher_settle_pending(memory=None):

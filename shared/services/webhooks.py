@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from shared import url_guard, webhook_sender
 from shared.errors import Conflict, ValidationFailed
+from shared.metrics import observe_webhook_delivery
 from shared.models import (
     App,
     DeploymentStatus,
@@ -402,6 +403,7 @@ def _record(delivery, result, attempt, now):
         WebhookAttempt.objects.filter(pk=attempt.pk).update(**outcome)
     subscription = delivery.subscription
     if result.ok:
+        _count("delivered")
         _finish(delivery, WebhookDeliveryStatus.SUCCEEDED, status_code=result.status_code, now=now)
         if subscription is not None and subscription.failing_since is not None:
             WebhookSubscription.objects.filter(pk=subscription.pk).update(failing_since=None, updated_at=now)
@@ -409,6 +411,7 @@ def _record(delivery, result, attempt, now):
     error = result.error or f"answered {result.status_code}"
     if result.status_code == 410:
         reason = f"The receiver answered 410 Gone at {_iso(now)}."
+        _count("disabled")
         _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=410, error=reason, now=now)
         if subscription is not None:
             subscription_disable(subscription, reason, now=now)
@@ -421,14 +424,17 @@ def _record(delivery, result, attempt, now):
         if subscription.failing_since and now - subscription.failing_since >= limit:
             reason = (f"Disabled at {_iso(now)}: every delivery failed since {_iso(subscription.failing_since)} "
                       f"(over {limit.days} days); last error: {error[:200]}")
+            _count("disabled")
             _finish(delivery, WebhookDeliveryStatus.DISABLED, status_code=result.status_code, error=reason, now=now)
             subscription_disable(subscription, reason, now=now)
             return
     delay = retry_delay(delivery.attempts)
     if delay is None:
+        _count("gave_up")
         _finish(delivery, WebhookDeliveryStatus.FAILED, status_code=result.status_code,
                 error=f"{error} (gave up after {delivery.attempts} attempts)", now=now)
         return
+    _count("retried")
     due = now + timedelta(seconds=delay)
     countdown = delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS
     moved = WebhookDelivery.objects.filter(
@@ -437,6 +443,11 @@ def _record(delivery, result, attempt, now):
              last_error=error[:2000], updated_at=now)
     if moved and countdown:
         enqueue_task(TASK_DELIVER, str(delivery.pk), countdown=delay)
+
+
+def _count(outcome):
+    """Count an attempt's outcome on /metrics once the delivery's row is committed."""
+    transaction.on_commit(lambda: observe_webhook_delivery(outcome))
 
 
 def _finish(delivery, status, *, status_code=None, error="", now=None):
