@@ -127,3 +127,10 @@ def add_service_errors(form, error: DomainError, mapping=None):
             placed = True
     if not placed:
         form.add_error(None, error.message)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label="Name", required=False, max_length=100,
+                           help_text="What the token is for, e.g. 'CI pipeline'.")
+    expires_days = forms.IntegerField(label="Expires after (days)", required=False, min_value=0, max_value=3650,
+                                      help_text="Leave empty for the default; 0 means it never expires.")

@@ -2,7 +2,7 @@
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from api.pages import auth, catalog, deployments, jobs
+from api.pages import auth, catalog, deployments, jobs, tokens
 
 app_name = "catalog"
 
@@ -22,4 +22,6 @@ urlpatterns = [
     path("catalog/deployments/<int:pk>/frame", deployments.deployment_frame, name="deployment-frame"),
     path("accounts/login/", auth.login, name="login"),
     path("accounts/logout/", auth.logout, name="logout"),
+    path("accounts/tokens/", tokens.token_index, name="tokens"),
+    path("accounts/tokens/<str:prefix>/revoke", tokens.token_delete, name="token-revoke"),
 ]
