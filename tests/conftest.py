@@ -3,11 +3,19 @@ import pytest
 import redis
 from django.conf import settings
 
+# Every fixture module, registered once for the whole suite (a session fixture defined twice would start its
+# process twice).
 pytest_plugins = [
     "tests.fixtures.processes",
-    # The session worker (tests.fixtures.celery_worker) runs one-off jobs on this simulator.
-    "tests.fixtures.metronome_sim",
     "tests.fixtures.auth",
+    "tests.fixtures.catalog",
+    "tests.fixtures.marathon_sim",
+    "tests.fixtures.metronome_sim",
+    "tests.fixtures.celery_worker",
+    "tests.fixtures.watcher",
+    "tests.fixtures.registry",
+    "tests.fixtures.webhook_receiver",
+    "tests.fixtures.redis_server",
 ]
 
 

@@ -5,7 +5,6 @@ import pytest
 
 from shared.models import Job
 
-pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 

@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from shared.models import IdempotencyKey, Job, JobEvent
 
-pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from shared.models import Job, WebhookDelivery, WebhookSubscription
+from shared.models import Job, WebhookDelivery
 from shared.services.jobs import job_create
 from shared.services.webhooks import webhook_subscription_create
 from tests.fixtures.auth import make_user, token_client

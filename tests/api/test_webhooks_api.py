@@ -6,7 +6,6 @@ from django.test import override_settings
 
 from shared.models import Job, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
-pytest_plugins = ["tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 

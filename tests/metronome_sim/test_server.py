@@ -4,7 +4,6 @@ import time
 import pytest
 import requests
 
-pytest_plugins = ["tests.fixtures.metronome_sim"]
 
 JOB = {"id": "demo.job", "run": {"cpus": 0.1, "mem": 32, "disk": 0, "docker": {"image": "busybox"}}}
 

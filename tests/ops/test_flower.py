@@ -13,8 +13,8 @@ USER = "ops"
 PASSWORD = secrets.token_urlsafe(12)
 
 
-def start_flower(tmp_path, port, log_name):
-    env = child_env(FLOWER_BASIC_AUTH=f"{USER}:{PASSWORD}")
+def start_flower(tmp_path, port, log_name, redis_url):
+    env = child_env(FLOWER_BASIC_AUTH=f"{USER}:{PASSWORD}", REDIS_URL=redis_url)
     args = [PYTHON, "-m", "celery", "-A", "worker.celery", "flower", "--address=127.0.0.1", f"--port={port}",
             "--persistent=True", f"--db={tmp_path / 'flower.db'}", "--state_save_interval=500"]
     process = start(args, env=env, log_path=tmp_path / log_name)
@@ -47,18 +47,20 @@ def wait_for_events_from(base, worker_name, timeout=30):
 
 
 @pytest.fixture
-def worker(tmp_path):
-    handle = start_worker(str(tmp_path), "http://127.0.0.1:9", queues="maintenance", concurrency=1)
+def worker(tmp_path, private_redis):
+    # A Redis of this test's own: the session's worker must not take (and report) the task instead.
+    handle = start_worker(str(tmp_path), "http://127.0.0.1:9", queues="maintenance", concurrency=1,
+                          REDIS_URL=private_redis.url)
     yield handle
     handle.stop()
 
 
-def test_flower_lists_a_task_a_real_worker_ran_and_keeps_it_across_restarts(tmp_path, worker):
-    from worker.celery import app
-
+def test_flower_lists_a_task_a_real_worker_ran_and_keeps_it_across_restarts(tmp_path, worker, private_redis,
+                                                                           isolated_celery):
+    app = isolated_celery
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    flower = start_flower(tmp_path, port, "flower-1.log")
+    flower = start_flower(tmp_path, port, "flower-1.log", private_redis.url)
     try:
         assert requests.get(f"{base}/api/tasks", timeout=5).status_code == 401
         assert requests.get(f"{base}/api/tasks", auth=(USER, "wrong"), timeout=5).status_code == 401
@@ -85,7 +87,7 @@ def test_flower_lists_a_task_a_real_worker_ran_and_keeps_it_across_restarts(tmp_
 
     # Persistent state: a new Flower on the same file lists the task without any new event.
     worker.stop()
-    flower = start_flower(tmp_path, port, "flower-2.log")
+    flower = start_flower(tmp_path, port, "flower-2.log", private_redis.url)
     try:
         assert find_task(base, token, timeout=10)["uuid"] == task["uuid"]
     finally:

@@ -46,13 +46,15 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_the_whole_system_deploys_a_demo_app_and_stops_cleanly(tmp_path):
+def test_the_whole_system_deploys_a_demo_app_and_stops_cleanly(tmp_path, private_redis):
     ports = {"PORT": free_port(), "FLOWER_PORT": free_port(), "MARATHON_SIM_PORT": free_port(),
              "METRONOME_PORT": free_port()}
     env = child_env(
         MARACKER_VAR_DIR=tmp_path / "var", MARATHON_SIM_STEP_SECONDS="0.1", WEB_CONCURRENCY="2",
         WORKER_CONCURRENCY="2", FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH), LOG_LEVEL="info",
         MARACKER_SHUTDOWN_GRACE_SECONDS="20", **ports,
+        # Its own Redis: the session's test worker must not take this system's jobs.
+        REDIS_URL=private_redis.url,
     )
     env.pop("MARATHON_URL", None)  # demo mode: the simulators are among the processes
     env.pop("METRONOME_URL", None)

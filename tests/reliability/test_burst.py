@@ -20,7 +20,6 @@ from tests.reliability.conftest import (
     write_artifact,
 )
 
-pytest_plugins = ["tests.fixtures.marathon_sim"]
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 REQUESTS = size(200, 1000)

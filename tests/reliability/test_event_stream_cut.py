@@ -10,7 +10,6 @@ from shared.services import jobs
 from tests.fixtures.catalog import create_app
 from tests.reliability.conftest import TERMINAL, rel_watcher, rel_worker, report, size, wait_terminal
 
-pytest_plugins = ["tests.fixtures.marathon_sim"]
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 DEPLOYMENTS = size(20, 100)

@@ -15,7 +15,6 @@ from tests.reliability.conftest import (
     wait_terminal,
 )
 
-pytest_plugins = ["tests.fixtures.marathon_sim"]
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 JOBS = 200  # the figure; cheap enough for the quick run too

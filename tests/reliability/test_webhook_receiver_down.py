@@ -15,7 +15,6 @@ from tests.fixtures.processes import free_port
 from tests.fixtures.webhook_receiver import Receiver, _handler
 from tests.reliability.conftest import rel_watcher, rel_worker, report, size, wait_terminal
 
-pytest_plugins = ["tests.fixtures.marathon_sim"]
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 JOBS = size(10, 50)

@@ -17,7 +17,6 @@ from tests.reliability.conftest import (
     wait_terminal,
 )
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog"]
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 STALE_SECONDS = 10  # JOB_STALE_RUNNING_SECONDS' minimum

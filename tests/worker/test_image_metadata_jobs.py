@@ -1,21 +1,16 @@
 """Image metadata jobs carried out by a real Celery worker on the metadata queue, through the HTTP API."""
 import json
-import subprocess
-import time
 
 import pytest
 import redis
-from celery import Celery
 from django.test import override_settings
 
 from shared.models import App, Job
 from tests.fixtures.celery_worker import start_worker
 from tests.fixtures.jobs import wait_job
-from tests.fixtures.processes import free_port, stop
+from tests.fixtures.processes import free_port
 from tests.fixtures.registry import new_layout_dir, remove_layout_dir, write_image_layout
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.celery_worker", "tests.fixtures.catalog",
-                  "tests.fixtures.registry"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -130,45 +125,17 @@ def test_registry_down_fails_with_registry_unavailable_after_retries(client, wor
     assert retries.count() == 2
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis server of this test's own, so no other worker of the session can take its messages."""
-    port = free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                stop(process)
-                raise
-            time.sleep(0.05)
-    yield url
-    stop(process)
-
-
-def test_metadata_jobs_do_not_delay_deploys(client, marathon_sim, marathon_sim_server, private_redis, tmp_path,
-                                            make_app, shop_image):
+def test_metadata_jobs_do_not_delay_deploys(client, marathon_sim, marathon_sim_server, private_redis,
+                                            isolated_celery, tmp_path, make_app, shop_image):
     """With a worker consuming only the deploy queue, deploys finish while metadata jobs stay queued."""
-    from worker.celery import app as celery_app
-
-    deploy_worker = start_worker(str(tmp_path), marathon_sim_server.url, queues="deploy", REDIS_URL=private_redis)
-    isolated = Celery("maracker-isolated", broker=private_redis)
-    isolated.conf.task_queues = celery_app.conf.task_queues
-    isolated.conf.task_routes = celery_app.conf.task_routes
-    isolated.set_current()
+    deploy_worker = start_worker(str(tmp_path), marathon_sim_server.url, queues="deploy",
+                                 REDIS_URL=private_redis.url)
     try:
         lookups = [accepted_job(post(client, "/api/v1/images/lookups", {"image": shop_image})) for _ in range(5)]
         _, config = make_app()
         deploy = wait_job(accepted_job(post(client, f"/api/v1/marathon-configs/{config.pk}/deploy")))
         assert deploy.status == "succeeded", deploy.last_error
         assert {job.status for job in Job.objects.filter(pk__in=lookups)} == {"queued"}
-        assert redis.Redis.from_url(private_redis).llen("metadata") == len(lookups)
+        assert private_redis.client().llen("metadata") == len(lookups)
     finally:
-        celery_app.set_current()
         deploy_worker.stop()

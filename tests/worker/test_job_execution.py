@@ -10,7 +10,6 @@ from django.test import override_settings
 from shared.models import Deployment, Job
 from tests.fixtures.jobs import wait_job
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.celery_worker", "tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -7,7 +7,6 @@ from shared.models import Job, JobStatus
 from tests.fixtures.descriptors import COMMAND_WITH_PORT, CONTAINER_WITH_ENV, NO_INPUTS, descriptor
 from tests.fixtures.jobs import wait_job
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.metronome_sim", "tests.fixtures.celery_worker"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -12,7 +12,6 @@ from shared.models import AuditEntry, Job, JobEvent
 from tests.fixtures.auth import make_user
 from tests.fixtures.jobs import wait_job
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.celery_worker", "tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "Pw-for-the-log-test-4821"

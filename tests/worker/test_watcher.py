@@ -12,7 +12,6 @@ from tests.fixtures.celery_worker import start_worker
 from tests.fixtures.jobs import wait_job
 from tests.fixtures.processes import free_port
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog", "tests.fixtures.watcher"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -5,15 +5,11 @@ session takes its deliveries.
 """
 import json
 import signal
-import socket
-import subprocess
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-import redis
-from celery import Celery
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -23,9 +19,7 @@ from shared.services import catalog, jobs
 from shared.services import webhooks as hooks
 from tests.fixtures.celery_worker import start_worker
 from tests.fixtures.jobs import wait_job
-from tests.fixtures.processes import stop
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.catalog", "tests.fixtures.webhook_receiver"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -50,48 +44,10 @@ ALLOW_LOOPBACK = override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTT
 
 
 @pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    """A Redis server of this module's own: its queues are seen by its workers only."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    directory = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(directory)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                stop(process)
-                raise
-            time.sleep(0.05)
-    yield url
-    stop(process)
-
-
-@pytest.fixture(scope="module")
-def isolated_app(private_redis):
-    """Tasks published by this test process go to the module's Redis."""
-    from worker.celery import app as celery_app
-
-    isolated = Celery("maracker-webhook-tests", broker=private_redis)
-    isolated.conf.task_queues = celery_app.conf.task_queues
-    isolated.conf.task_routes = celery_app.conf.task_routes
-    isolated.set_current()
-    yield isolated
-    celery_app.set_current()
-
-
-@pytest.fixture(scope="module")
-def hook_worker(django_db_setup, django_db_blocker, marathon_sim_server, private_redis, isolated_app,
+def hook_worker(django_db_setup, django_db_blocker, marathon_sim_server, private_redis, isolated_celery,
                 tmp_path_factory):
     handle = start_worker(str(tmp_path_factory.mktemp("hooks")), marathon_sim_server.url,
-                          queues="deploy,webhooks,maintenance", beat=True, REDIS_URL=private_redis, **WEBHOOK_ENV)
+                          queues="deploy,webhooks,maintenance", beat=True, REDIS_URL=private_redis.url, **WEBHOOK_ENV)
     yield handle
     handle.stop()
 
@@ -228,7 +184,7 @@ def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(receiver):
     assert wait_delivery(lost.pk).status == "succeeded"
 
 
-def test_a_worker_killed_during_a_delivery_loses_nothing(receiver, private_redis, isolated_app, marathon_sim_server,
+def test_a_worker_killed_during_a_delivery_loses_nothing(receiver, private_redis, isolated_celery, marathon_sim_server,
                                                          tmp_path):
     """SIGKILL while the receiver holds the request: the lease runs out, the sweep publishes it again, and
     another worker completes it."""
@@ -240,10 +196,10 @@ def test_a_worker_killed_during_a_delivery_loses_nothing(receiver, private_redis
         next_attempt_at=now, enqueued_for=now + timedelta(hours=1),  # the sweep keeps off until claimed
     )
     victim = start_worker(str(tmp_path), marathon_sim_server.url, queues="webhooks-victim",
-                          REDIS_URL=private_redis, **{**WEBHOOK_ENV, "WEBHOOK_TIMEOUT_SECONDS": "30",
+                          REDIS_URL=private_redis.url, **{**WEBHOOK_ENV, "WEBHOOK_TIMEOUT_SECONDS": "30",
                                                       "WEBHOOK_LEASE_SECONDS": "61"})
     try:
-        isolated_app.send_task(hooks.TASK_DELIVER, args=[str(delivery.pk)], queue="webhooks-victim")
+        isolated_celery.send_task(hooks.TASK_DELIVER, args=[str(delivery.pk)], queue="webhooks-victim")
         receiver.wait_for("/hang", count=1)
         victim.stop(sig=signal.SIGKILL)  # the whole worker, while the receiver holds the request
         assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"

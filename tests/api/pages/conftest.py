@@ -2,7 +2,6 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.fixtures.catalog import make_app  # noqa: F401  (a fixture)
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,7 +1,6 @@
 """The pages in a real headless Chromium (Debian's, driven by Playwright), against a live server, a real Celery
 worker and the Marathon simulator: search, open an app, deploy, follow the job live, open what runs, stop it."""
 import os
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from shared.models import App, Deployment, DockerContainer, Job, MarathonConfig
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytest_plugins = ["tests.fixtures.marathon_sim", "tests.fixtures.celery_worker"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

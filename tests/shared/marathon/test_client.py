@@ -21,7 +21,6 @@ from shared.marathon import (
 )
 from tests.fixtures.processes import free_port
 
-pytest_plugins = ["tests.fixtures.marathon_sim"]
 
 # API notes §11: an image from registry.invalid never starts, so its deployment stays open (the app is locked).
 STUCK_IMAGE = "registry.invalid/never/starts:1"

@@ -5,7 +5,6 @@ from shared.scheduler.client import MetronomeClient
 from shared.scheduler.errors import SchedulerNotFound, SchedulerRejected, SchedulerUnavailable
 from tests.fixtures.processes import free_port
 
-pytest_plugins = ["tests.fixtures.metronome_sim"]
 
 
 def spec(job_id="maracker.hello.c1.r1", image="busybox:1.36", **run):

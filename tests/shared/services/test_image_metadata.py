@@ -18,7 +18,6 @@ from shared.services.image_metadata import (
 from tests.fixtures.processes import free_port
 from tests.fixtures.registry import new_layout_dir, remove_layout_dir, write_image_layout
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 LABELS = {

@@ -13,7 +13,6 @@ from shared.services import job_runner
 from shared.services import jobs as job_services
 from shared.services.sweeper import job_sweep
 
-pytest_plugins = ["tests.fixtures.catalog", "tests.fixtures.marathon_sim"]
 
 
 def new_job(config, **fields):
@@ -112,12 +111,16 @@ def test_a_later_job_is_not_claimed_while_an_earlier_one_is_active(make_app):
 
 
 @pytest.mark.django_db
-def test_retry_delay_is_full_jitter_under_the_cap(settings):
+def test_retry_delay_is_jittered_between_half_and_the_whole_step_under_the_cap(settings):
     settings.JOB_RETRY_BASE_SECONDS = 2
     settings.JOB_RETRY_CAP_SECONDS = 300
     for attempt in range(1, 12):
-        ceiling = min(300, 2 * 2 ** (attempt - 1))
-        assert all(0 <= job_services.retry_delay(attempt) <= ceiling for _ in range(50))
+        step = min(300, 2 * 2 ** (attempt - 1))
+        delays = [job_services.retry_delay(attempt) for _ in range(200)]
+        assert all(step / 2 <= delay <= step for delay in delays)
+        assert len(set(delays)) > 1
+    # The default 8 attempts (7 waits) always span at least 127 s: a two-minute outage is ridden out.
+    assert sum(min(300, 2 * 2 ** (a - 1)) / 2 for a in range(1, 8)) == 127
 
 
 @pytest.mark.django_db

@@ -20,7 +20,6 @@ from shared.services.watcher import (
 )
 from tests.fixtures.paths import MARATHON_SPEC
 
-pytest_plugins = ["tests.fixtures.catalog", "tests.fixtures.marathon_sim"]
 pytestmark = pytest.mark.django_db
 
 SPEC_EVENTS = MARATHON_SPEC / "events"

@@ -24,7 +24,6 @@ from shared.services import catalog, jobs
 from shared.services import webhooks as hooks
 from shared.services.deployments import deployment_sync_from_app
 
-pytest_plugins = ["tests.fixtures.webhook_receiver", "tests.fixtures.catalog"]
 pytestmark = pytest.mark.django_db
 
 LOOPBACK_OK = override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True,
