@@ -105,13 +105,26 @@ def wait_http(url, timeout=60):
     raise TimeoutError(url)
 
 
-def start_gunicorn(procs, env, *, workers=4, threads=1):
+def start_gunicorn(procs, env, *, workers=2, threads=8):
+    """The web process as the Procfile runs it (config/gunicorn.py: gthread workers), on a free port."""
     port = free_port()
-    args = [PYTHON, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-            "--threads", str(threads), "--log-level", "warning", "--backlog", "2048"]
-    procs.start(args, env, "gunicorn")
+    env = dict(env, PORT=str(port), WEB_HOST="127.0.0.1", WEB_CONCURRENCY=str(workers), WEB_THREADS=str(threads))
+    procs.start([PYTHON, "-m", "gunicorn", "config.wsgi", "--config", "python:config.gunicorn",
+                 "--backlog", "2048"], env, "gunicorn")
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return f"http://127.0.0.1:{port}"
+
+
+def api_token(username="bench"):
+    """Headers with an administrator's API token (Django set up on the bench database): writes need one."""
+    from django.contrib.auth import get_user_model
+
+    from shared.services.tokens import token_create
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=username, defaults={"is_staff": True, "is_superuser": True})
+    _, key = token_create(user, name="bench", expires_days=0)
+    return {"Authorization": f"Token {key}"}
 
 
 def start_simulator(procs, step_seconds=0):

@@ -23,6 +23,7 @@ from bench.harness import (  # noqa: E402
     pct,
     recreate_database,
     run,
+    api_token,
     start_gunicorn,
     start_simulator,
     summary,
@@ -81,7 +82,7 @@ def main():
     parser.add_argument("--idle-jobs", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gthread workers, as WEB_CONCURRENCY")
     options = parser.parse_args()
 
     import redis
@@ -93,7 +94,8 @@ def main():
     with Processes() as procs:
         sim = start_simulator(procs, step_seconds=0)
         # As in production: the watcher settles jobs from Marathon's events; workers do not poll.
-        env = bench_env(database_url, REDIS_URL, MARATHON_URL=sim, JOB_WORKER_POLLING="false")
+        env = bench_env(database_url, REDIS_URL, MARATHON_URL=sim, JOB_WORKER_POLLING="false",
+                        JOB_CREATE_RATE="1000000/min")  # the per-user limit is not what is measured
         run([PYTHON, "manage.py", "migrate", "-v", "0"], env)
         setup_django(database_url, sim)
         from django.db import connection
@@ -104,6 +106,7 @@ def main():
         total_configs = options.configs + options.e2e_jobs + options.idle_jobs
         config_ids = seed_configs(total_configs)
         web = start_gunicorn(procs, env, workers=options.web_workers)
+        auth = api_token()
 
         # 1. Accept rate of POST .../deploy beside the bare insert, interleaved twice to share the noise.
         accept_ids = config_ids[: options.configs]
@@ -111,15 +114,15 @@ def main():
         deploy_url = lambda i: f"{web}/api/v1/marathon-configs/{accept_ids[i % len(accept_ids)]}/deploy"  # noqa: E731
         bare_url = lambda i: f"{web}/bench/bare-insert"  # noqa: E731
         # Warm both paths up (connections, imports, caches) before measuring.
-        load("POST", bare_url, lambda i: body, total=200, concurrency=options.concurrency)
-        load("POST", deploy_url, lambda i: body, total=200, concurrency=options.concurrency)
+        load("POST", bare_url, lambda i: body, total=200, concurrency=options.concurrency, headers=auth)
+        load("POST", deploy_url, lambda i: body, total=200, concurrency=options.concurrency, headers=auth)
         reset_jobs()
         rounds = []
         for round_no in range(options.rounds):
             bare = summary("bare insert", *load("POST", bare_url, lambda i: body, total=options.requests,
-                                                concurrency=options.concurrency))
+                                                concurrency=options.concurrency, headers=auth))
             accept = summary("POST deploy", *load("POST", deploy_url, lambda i: body, total=options.requests,
-                                                  concurrency=options.concurrency))
+                                                  concurrency=options.concurrency, headers=auth))
             rounds.append({"bare": bare, "deploy": accept,
                            "ratio": round(accept["per_second"] / bare["per_second"], 3)})
             reset_jobs()
@@ -135,7 +138,7 @@ def main():
         e2e_ids = config_ids[options.configs: options.configs + options.e2e_jobs] or config_ids[: options.e2e_jobs]
         started = time.perf_counter()
         seconds, latencies, codes = load("POST", lambda i: f"{web}/api/v1/marathon-configs/{e2e_ids[i]}/deploy",
-                                         lambda i: {}, total=len(e2e_ids), concurrency=options.concurrency)
+                                         lambda i: {}, total=len(e2e_ids), concurrency=options.concurrency, headers=auth)
         done = wait_all_terminal(len(e2e_ids), timeout=600)
         elapsed = time.perf_counter() - started
         from shared.models import Job
@@ -151,6 +154,7 @@ def main():
         idle_ids = config_ids[-options.idle_jobs:]
         created = {}
         session = requests.Session()
+        session.headers.update(auth)
         for config_id in idle_ids:
             job = session.post(f"{web}/api/v1/marathon-configs/{config_id}/deploy", json={}).json()
             created[job["marathon_app_id"]] = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
