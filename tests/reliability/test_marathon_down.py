@@ -15,7 +15,9 @@ OUTAGE_SECONDS = size(10, 120)
 # Retries wait between half and the whole step (base * 2^n): the default 8 attempts span at least 63.5 bases,
 # 127 s with the default 2 s, so the full size rides out its two-minute outage with the default policy; the
 # quick size scales the base down to span its 10 s outage (at least 12.7 s).
-OUTLAST_ENV = size({"JOB_RETRY_BASE_SECONDS": "0.2"}, {})
+# (The test workers' fast-retry environment is overridden with the product's cap, and for the full size its base.)
+OUTLAST_ENV = size({"JOB_RETRY_BASE_SECONDS": "0.2", "JOB_RETRY_CAP_SECONDS": "300"},
+                   {"JOB_RETRY_BASE_SECONDS": "2", "JOB_RETRY_CAP_SECONDS": "300"})
 # Down for good: the default 8 attempts, and a deadline that the back-off reaches before the attempts run out.
 FOREVER_ENV = size(
     {"JOB_RETRY_BASE_SECONDS": "0.5", "JOB_RETRY_CAP_SECONDS": "4", "JOB_MAX_ATTEMPTS": "8",
