@@ -1,16 +1,26 @@
 """Throttling of job creation: JOB_CREATE_RATE per API token (or per user when signed in by session)."""
 import logging
 
+import redis
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from shared.models import ApiToken
 
 logger = logging.getLogger(__name__)
+_client = None
+
+
+def _redis():
+    """The counters' Redis connection pool, one per process, with short timeouts."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    return _client
 
 
 class JobCreateThrottle(SimpleRateThrottle):
-    """A fixed-window counter in the Redis cache; its Throttled error becomes a 429 problem with Retry-After.
+    """A fixed-window counter in Redis; its Throttled error becomes a 429 problem with Retry-After.
 
     DRF's own rate throttles keep a log of every request's time in the window and rewrite it on each request:
     O(rate) work per request. Here one atomic INCR per request counts the current window instead (a window
@@ -49,13 +59,13 @@ class JobCreateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         self.retry_after = (window + 1) * self.duration - now
-        window_key = f"{key}:{window}"
+        window_key = f"maracker:{key}:{window}"
         try:
-            self.cache.add(window_key, 0, timeout=int(self.duration) + 1)
-            count = self.cache.incr(window_key)
-        except ValueError:  # expired between add and incr: this request opens the window
-            self.cache.set(window_key, 1, timeout=int(self.duration) + 1)
-            count = 1
+            # One round trip: count this request and make sure the window's key expires.
+            pipe = _redis().pipeline(transaction=False)
+            pipe.incr(window_key)
+            pipe.expire(window_key, int(self.duration) + 1, nx=True)
+            count = pipe.execute()[0]
         except Exception as exc:  # the cache (Redis) is down: do not refuse work because of it
             logger.warning("job creation throttle skipped: cache unavailable (%s)", exc.__class__.__name__)
             return True

@@ -96,18 +96,25 @@ def active_job_for(marathon_app_id):
 
 
 def config_for_job(pk):
-    """A configuration with what a job needs of its app, container and deployment, or NotFound."""
-    from shared.models import MarathonConfig
+    """A configuration with its app and deployment (one statement: this is on every job request), or NotFound."""
+    from shared.models import App, Deployment, MarathonConfig
+    from shared.statements import select_joined
 
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound(f"No configuration has the id {pk!r}.") from None
-    config = (
-        MarathonConfig.objects.select_related("app", "deployment")
-        .filter(pk=pk)
-        .first()
-    )
-    if config is None:
+    if not 0 < pk < 2**63:
         raise NotFound(f"No configuration has the id {pk}.")
+    row = select_joined(
+        (("c", MarathonConfig), ("a", App), ("d", Deployment)),
+        "FROM shared_marathonconfig c JOIN shared_app a ON a.id = c.app_id "
+        "LEFT JOIN shared_deployment d ON d.config_id = c.id",
+        "c.id = %s", [pk],
+    )
+    if row is None:
+        raise NotFound(f"No configuration has the id {pk}.")
+    config, app, deployment = row
+    config.app = app
+    config._state.fields_cache["deployment"] = deployment
     return config

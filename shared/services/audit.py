@@ -11,8 +11,15 @@ def audit_record(actor, action, target_type, target_id="", summary=""):
     The request id comes from the log context the request middleware binds (empty outside a request).
     `summary` must never carry a secret: it is written as it is and shown to admins.
     """
+    entry = audit_entry(actor, action, target_type, target_id, summary)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(actor, action, target_type, target_id="", summary=""):
+    """The entry audit_record writes, unsaved: for writers that insert it together with their own rows."""
     actor = actor if is_signed_in(actor) else None
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor,
         actor_name=actor.get_username() if actor is not None else "",
         action=action,

@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,9 +22,11 @@ from shared.models import (
     JobKind,
     JobStatus,
 )
+from shared.presenters import config_deployment
 from shared.services import job_hooks
-from shared.services.audit import audit_record
+from shared.services.audit import audit_entry, audit_record
 from shared.services.queue import enqueue_task
+from shared.statements import insert_together
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +62,9 @@ def request_fingerprint(kind, target, params):
 
 def config_marathon_app_id(config):
     """The Marathon id a configuration runs under: the one already deployed, or a new stable one."""
-    deployment = getattr(config, "deployment", None) if config.pk else None
-    try:
-        if deployment is not None and deployment.marathon_app_id:
-            return deployment.marathon_app_id
-    except Exception:  # RelatedObjectDoesNotExist: never deployed
-        pass
+    deployment = config_deployment(config) if config.pk else None
+    if deployment is not None and deployment.marathon_app_id:
+        return deployment.marathon_app_id
     return marathon_app_id(config.app.name, config.pk, settings.MARATHON_GROUP)
 
 
@@ -134,6 +133,8 @@ def _replay(key, scope, fingerprint):
 
 
 def _job_insert(kind, config, app, params, callback_url, requested_by):
+    """The job, its first timeline entry and its audit entry: two statements (what it waits for, then all
+    three rows at once), since this runs on every job request."""
     now = timezone.now()
     marathon_id = ""
     url = ""
@@ -143,13 +144,9 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
 
         url = public_url(AppSpec(app_name=app.name, config_id=config.pk, cpu=config.cpu, memory=config.memory),
                          DefinitionSettings.from_settings())
-    blocker = (
-        Job.objects.filter(marathon_app_id=marathon_id, status__in=list(ACTIVE_STATUSES))
-        .order_by("-created_at").values_list("pk", "kind", "status").first()
-        if marathon_id else None
-    )
+    blocker = _active_job_on(marathon_id) if marathon_id else None
     blocker_id = blocker[0] if blocker else None
-    job = Job.objects.create(
+    job = Job(
         kind=kind,
         status=JobStatus.QUEUED,
         app=app,
@@ -168,17 +165,29 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
     message = "queued"
     if blocker is not None:
         message = f"queued behind job {blocker_id} ({blocker[1]}, {blocker[2]}) on {marathon_id}"
-    JobEvent.objects.create(job=job, type="created", to_status=JobStatus.QUEUED, message=message,
-                            data={"params": params, "blocked_by": str(blocker_id) if blocker else None})
+    event = JobEvent(job=job, type="created", to_status=JobStatus.QUEUED, message=message, at=now,
+                     data={"params": params, "blocked_by": str(blocker_id) if blocker else None})
+    audit = audit_entry(requested_by, f"job.{kind}", "job", job.pk,
+                        f"{kind} job for {app.name if app else '-'}"
+                        + (f" configuration {config.pk}" if config is not None else "")
+                        + (f" ({', '.join(f'{k}={v}' for k, v in sorted(params.items()) if k in _AUDITED_PARAMS)})"
+                           if any(k in _AUDITED_PARAMS for k in params) else ""))
+    insert_together(job, event, audit)
     if blocker is None:
         job_enqueue(job.pk, task=task_for_kind(kind))
     job_hooks.job_created(job)
-    audit_record(requested_by, f"job.{kind}", "job", job.pk,
-                 f"{kind} job for {app.name if app else '-'}"
-                 + (f" configuration {config.pk}" if config is not None else "")
-                 + (f" ({', '.join(f'{k}={v}' for k, v in sorted(params.items()) if k in _AUDITED_PARAMS)})"
-                    if any(k in _AUDITED_PARAMS for k in params) else ""))
     return job
+
+
+def _active_job_on(marathon_id):
+    """(id, kind, status) of the latest job still active on a Marathon app, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, kind, status FROM shared_job WHERE marathon_app_id = %s "
+            "AND status IN ('queued', 'running', 'waiting') ORDER BY created_at DESC LIMIT 1",
+            [marathon_id],
+        )
+        return cursor.fetchone()
 
 
 def job_enqueue(job_id, *, countdown=None, task=TASK_EXECUTE):
