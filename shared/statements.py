@@ -85,3 +85,40 @@ def select_joined(models, joins, where, params):
             converted.append(value)
         instances.append(model.from_db(connection.alias, [field.attname for field in fields], converted))
     return instances
+
+
+def db_values(obj, fields):
+    """The database values of some of an instance's fields, as the ORM would send them."""
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection) for field in fields]
+
+
+@lru_cache(maxsize=None)
+def _update_then_insert_sql(model, names, child, link):
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    assignments = ", ".join(f"{connection.ops.quote_name(model._meta.get_field(name).column)} = %s"
+                            for name in names)
+    child_fields = [field for field in _insert_fields(child) if field.attname != link]
+    columns = ", ".join([connection.ops.quote_name(child._meta.get_field(link).column)]
+                        + [connection.ops.quote_name(field.column) for field in child_fields])
+    placeholders = ", ".join(["%s"] * len(child_fields))
+    return (
+        f"WITH moved AS (UPDATE {table} SET {assignments} WHERE {pk} = %s AND "
+        f"{connection.ops.quote_name(model._meta.get_field('status').column)} = %s RETURNING {pk}) "
+        f"INSERT INTO {connection.ops.quote_name(child._meta.db_table)} ({columns}) "
+        f"SELECT moved.{pk}, {placeholders} FROM moved"
+    ), child_fields
+
+
+def update_if_status_then_insert(obj, expected_status, updates, child, link):
+    """`UPDATE ... SET updates WHERE pk = obj.pk AND status = expected` and, only when that matched a row,
+    insert `child` (its `link` field pointing at obj) — one statement. Returns whether the row was updated."""
+    model = type(obj)
+    names = tuple(sorted(updates))
+    sql, child_fields = _update_then_insert_sql(model, names, type(child), link)
+    params = [model._meta.get_field(name).get_db_prep_save(updates[name], connection=connection) for name in names]
+    params += [obj.pk, expected_status]
+    params += db_values(child, child_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1

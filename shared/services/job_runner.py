@@ -10,9 +10,10 @@ from shared.app_definition import AppSpec, DefinitionSettings, NotDeployable, bu
 from shared.errors import IllegalTransition
 from shared.marathon.client import MarathonClient
 from shared.marathon.errors import MarathonConflict, MarathonError, MarathonNotFound
-from shared.models import DeploymentStatus, Job, JobKind, JobStatus, MarathonConfig
+from shared.models import App, DeploymentStatus, DockerContainer, Job, JobEvent, JobKind, JobStatus, MarathonConfig
 from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_mark_deploying, deployment_sync_from_app
+from shared.statements import insert_together, select_joined
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,21 @@ def marathon_client():
 
 
 def load_config(config_id):
-    """A configuration with its app and container, in one query (None if it was deleted)."""
-    return (
-        MarathonConfig.objects.select_related("app", "app__docker_container").filter(pk=config_id).first()
-        if config_id else None
+    """A configuration with its app and container, in one statement (None if it was deleted)."""
+    if not config_id:
+        return None
+    row = select_joined(
+        (("c", MarathonConfig), ("a", App), ("k", DockerContainer)),
+        "FROM shared_marathonconfig c JOIN shared_app a ON a.id = c.app_id "
+        "LEFT JOIN shared_dockercontainer k ON k.app_id = a.id",
+        "c.id = %s", [config_id],
     )
+    if row is None:
+        return None
+    config, app, container = row
+    app._state.fields_cache["docker_container"] = container
+    config.app = app
+    return config
 
 
 def app_spec(config):
@@ -119,10 +130,12 @@ def _adopt_inflight(job, client):
 @transaction.atomic
 def _accepted(job, request, result, *, instances=None, what):
     """Record the request sent and Marathon's answer, and move the job on, in one transaction."""
-    job_services.job_event(job, "marathon_request", request["summary"], request.get("data") or {},
-                           at=request["at"])
-    job_services.job_event(job, "marathon_accepted", f"{what}: deployment {result.deployment_id}",
-                           {"deployment_id": result.deployment_id, "version": result.version})
+    insert_together(
+        JobEvent(job_id=job.pk, type="marathon_request", message=request["summary"], data=request.get("data") or {},
+                 at=request["at"]),
+        JobEvent(job_id=job.pk, type="marathon_accepted", message=f"{what}: deployment {result.deployment_id}",
+                 data={"deployment_id": result.deployment_id, "version": result.version}),
+    )
     deployment_mark_deploying(job, deployment_id=result.deployment_id, version=result.version or "",
                               instances=instances)
     if not result.deployment_id:

@@ -7,14 +7,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from shared.app_definition import DefinitionSettings, marathon_app_id, public_url
 from shared.errors import Conflict, IllegalTransition, Unprocessable, ValidationFailed
 from shared.metrics import observe_job_retry
 from shared.models import (
-    ACTIVE_STATUSES,
     TERMINAL_STATUSES,
     IdempotencyKey,
     Job,
@@ -26,7 +24,7 @@ from shared.presenters import config_deployment
 from shared.services import job_hooks
 from shared.services.audit import audit_entry, audit_record
 from shared.services.queue import enqueue_task
-from shared.statements import insert_together
+from shared.statements import insert_together, update_if_status_then_insert
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +223,12 @@ def job_transition(job, source, target, *, message="", data=None, **fields):
     if target in TERMINAL_STATUSES:
         updates["finished_at"] = now
         updates["next_attempt_at"] = None
+    event = JobEvent(type="transition", from_status=source, to_status=target, message=message[:10000],
+                     data=data or {}, at=now)
     with transaction.atomic():
-        moved = Job.objects.filter(pk=job.pk, status=source).update(**updates)
-        if not moved:
+        # The conditional UPDATE and the timeline entry in one statement: every job move runs through here.
+        if not update_if_status_then_insert(job, source, updates, event, "job_id"):
             raise IllegalTransition(f"The job is no longer {source}.", code="job_moved")
-        JobEvent.objects.create(job_id=job.pk, type="transition", from_status=source, to_status=target,
-                                message=message[:10000], data=data or {})
         for name, value in updates.items():
             setattr(job, name, value)
         if target in TERMINAL_STATUSES:
@@ -266,14 +264,14 @@ def job_claim(job_id):
         return None  # an early duplicate message; the scheduled one will come
     if job.marathon_app_id:
         # Jobs on one Marathon app run in order: wait for any earlier one, and for any already under way.
-        blocker = (
-            Job.objects.filter(marathon_app_id=job.marathon_app_id, status__in=list(ACTIVE_STATUSES))
-            .exclude(pk=job.pk)
-            .filter(Q(created_at__lt=job.created_at) | Q(status__in=[JobStatus.RUNNING, JobStatus.WAITING]))
-            .order_by("created_at")
-            .values_list("pk", "kind", "status")
-            .first()
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, kind, status FROM shared_job WHERE marathon_app_id = %s AND id <> %s "
+                "AND status IN ('queued', 'running', 'waiting') "
+                "AND (created_at < %s OR status IN ('running', 'waiting')) ORDER BY created_at LIMIT 1",
+                [job.marathon_app_id, job.pk, job.created_at],
+            )
+            blocker = cursor.fetchone()
         if blocker is not None:
             blocker_id, kind, status = blocker
             if job.blocked_by_id != blocker_id:
