@@ -62,6 +62,37 @@ def reset_jobs():
     Deployment.objects.all().delete()
 
 
+def cpu_by_role(procs):
+    """CPU seconds used so far by each started process (with its children) and by PostgreSQL and Redis."""
+    import psutil
+
+    totals = {}
+
+    def add(role, process):
+        try:
+            times = process.cpu_times()
+            totals[role] = totals.get(role, 0) + times.user + times.system
+        except psutil.Error:
+            pass
+
+    for proc in procs.procs:
+        role = Path(proc.args[2] if proc.args[1] == "-m" else proc.args[1]).name
+        if "watch_marathon" in proc.args:
+            role = "watcher"
+        elif "worker" in proc.args:
+            role = "celery worker"
+        try:
+            parent = psutil.Process(proc.pid)
+        except psutil.Error:
+            continue
+        for process in [parent, *parent.children(recursive=True)]:
+            add(role, process)
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "redis-server"):
+            add(process.info["name"], process)
+    return totals
+
+
 def wait_all_terminal(expected, timeout):
     from shared.models import Job
 
@@ -136,17 +167,21 @@ def main():
                              env, "worker")
         time.sleep(3)
         e2e_ids = config_ids[options.configs: options.configs + options.e2e_jobs] or config_ids[: options.e2e_jobs]
+        cpu_before = cpu_by_role(procs)
         started = time.perf_counter()
         seconds, latencies, codes = load("POST", lambda i: f"{web}/api/v1/marathon-configs/{e2e_ids[i]}/deploy",
                                          lambda i: {}, total=len(e2e_ids), concurrency=options.concurrency, headers=auth)
         done = wait_all_terminal(len(e2e_ids), timeout=600)
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_by_role(procs)
         from shared.models import Job
 
         statuses = dict((s, Job.objects.filter(status=s).count()) for s in ("succeeded", "failed", "cancelled"))
         results["end_to_end"] = {"jobs": len(e2e_ids), "seconds": round(elapsed, 2),
                                  "jobs_per_second": round(len(e2e_ids) / elapsed, 1), "all_terminal": done,
-                                 "statuses": statuses, "http_codes": codes}
+                                 "statuses": statuses, "http_codes": codes,
+                                 "cpu_ms_per_job": {role: round((cpu_after[role] - cpu_before.get(role, 0)) * 1000
+                                                                / len(e2e_ids), 1) for role in cpu_after}}
         reset_jobs()
 
         # 3. Creation-to-Marathon latency when idle: one job at a time.
@@ -182,6 +217,7 @@ def main():
     print(f"accept rate / bare insert, median of {len(results['accept'])} rounds: {results['accept_ratio_median']}")
     e2e = results["end_to_end"]
     print(f"end to end: {e2e['jobs']} jobs in {e2e['seconds']} s = {e2e['jobs_per_second']} jobs/s ({e2e['statuses']})")
+    print(f"  CPU per job (ms): {e2e['cpu_ms_per_job']}")
     c2m = results["creation_to_marathon"]
     print(f"creation to Marathon (idle): p50 {c2m['p50_ms']} ms, p99 {c2m['p99_ms']} ms over {c2m['jobs']} jobs")
 

@@ -1,6 +1,4 @@
 """Operations wiring of the worker: a ping task for monitoring, JSON logging, and log context per task."""
-import uuid
-
 from celery import shared_task
 from celery.signals import setup_logging, task_prerun
 
@@ -19,25 +17,11 @@ def _keep_django_logging(**kwargs):
 
 @task_prerun.connect
 def _bind_task_context(task_id=None, task=None, args=None, **kwargs):
-    """Every line a task logs names the task, and for job tasks the job and its Marathon app."""
+    """Every line a task logs names the task and, for job tasks, the job; the job services add its kind and
+    Marathon app as soon as they have read the job (shared.logctx.bind_job), so no extra query is made here."""
     name = getattr(task, "name", "") or ""
     job_id = args[0] if name.startswith("maracker.jobs.") and args else None
     logctx.bind_task(task_id, name, job_id)
-    if job_id:
-        _bind_job_by_id(job_id)
-
-
-def _bind_job_by_id(job_id):
-    from shared.models import Job
-
-    try:
-        uuid.UUID(str(job_id))
-        row = Job.objects.filter(pk=job_id).values_list("kind", "marathon_app_id").first()
-    except Exception:  # a malformed id or a database outage: the task itself reports it
-        return
-    if row:
-        kind, marathon_app_id = row
-        logctx.bind_contextvars(job_kind=kind, **({"marathon_app_id": marathon_app_id} if marathon_app_id else {}))
 
 
 @shared_task(name="maracker.maintenance.ping", ignore_result=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from shared.app_definition import AppSpec, DefinitionSettings, NotDeployable, build_app_definition
 from shared.errors import IllegalTransition
+from shared.logctx import bind_job
 from shared.marathon.client import MarathonClient
 from shared.marathon.errors import MarathonConflict, MarathonError, MarathonNotFound
 from shared.models import App, DeploymentStatus, DockerContainer, Job, JobEvent, JobKind, JobStatus, MarathonConfig
@@ -85,6 +86,7 @@ def job_execute(job_id):
     job = job_services.job_claim(job_id)
     if job is None:
         return None
+    bind_job(job)
     if job.cancel_requested:
         return job_services.job_mark_cancelled(job, message="cancelled before it reached Marathon")
     if timezone.now() > job.deadline:
@@ -201,6 +203,7 @@ def job_settle(job_id, client=None):
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status != JobStatus.WAITING:
         return job
+    bind_job(job)
     if job.kind == JobKind.RUN:  # a one-off run: the scheduler, not Marathon, says how it ended
         from shared.services.run_jobs import run_settle
 
@@ -284,6 +287,7 @@ def job_cancel_execute(job_id):
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status not in (JobStatus.RUNNING, JobStatus.WAITING, JobStatus.QUEUED):
         return job
+    bind_job(job)
     if job.status == JobStatus.QUEUED:
         try:
             return job_services.job_mark_cancelled(job, message="cancelled before it started")
