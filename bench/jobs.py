@@ -113,6 +113,8 @@ def main():
     parser.add_argument("--idle-jobs", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-task-events", action="store_true",
+                        help="run with CELERY_TASK_EVENTS=false (no Flower events) to see what they cost")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gthread workers, as WEB_CONCURRENCY")
     options = parser.parse_args()
 
@@ -126,7 +128,8 @@ def main():
         sim = start_simulator(procs, step_seconds=0)
         # As in production: the watcher settles jobs from Marathon's events; workers do not poll.
         env = bench_env(database_url, REDIS_URL, MARATHON_URL=sim, JOB_WORKER_POLLING="false",
-                        JOB_CREATE_RATE="1000000/min")  # the per-user limit is not what is measured
+                        JOB_CREATE_RATE="1000000/min",  # the per-user limit is not what is measured
+                        CELERY_TASK_EVENTS="false" if options.no_task_events else "true")
         run([PYTHON, "manage.py", "migrate", "-v", "0"], env)
         setup_django(database_url, sim)
         from django.db import connection

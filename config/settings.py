@@ -96,8 +96,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events feed Flower (and cost a few Redis publishes per task); on by default.
+CELERY_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", True)
+CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
+CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
 CELERY_TASK_DEFAULT_QUEUE = "deploy"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message not acknowledged within this time is delivered again; jobs are idempotent so that is safe.
