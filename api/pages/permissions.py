@@ -1,9 +1,11 @@
 """Who may do what on the pages: the roles and ownership rules of shared/permissions.py, applied to pages.
 
-Browsing is open to everyone; every page that changes something (deploy, stop, restart, scale, cancel, edit,
-import) needs a signed-in user, and then the same right as the API route doing it.
+Browsing is open to everyone while PUBLIC_CATALOG is true (otherwise every page needs a signed-in user); every
+page that changes something (deploy, stop, restart, scale, cancel, edit, import) needs a signed-in user, and then
+the same right as the API route doing it. The pages show jobs and deployments as the catalog shows them: no
+callback URLs or tokens.
 """
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.exceptions import PermissionDenied
 
 from shared import permissions as rules
@@ -11,6 +13,8 @@ from shared.models import Job
 
 # Views that change things: anonymous visitors are sent to the login page first.
 change_required = login_required
+# Views that show things: open while the catalog is public, else behind the login page.
+read_required = user_passes_test(rules.can_read_catalog)
 
 
 def can_change(user, obj=None):

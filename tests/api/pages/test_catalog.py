@@ -228,3 +228,16 @@ def test_static_assets_are_served_by_the_app(client):
         assert response.status_code == 200, path
     html = client.get("/catalog/").content.decode()
     assert "http://" not in re.sub(r'href="http[^"]*"', "", html.split("<main")[0])  # no CDN in the head
+
+
+def test_a_private_catalog_sends_anonymous_visitors_to_sign_in(client, settings):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    settings.PUBLIC_CATALOG = False
+    for path in ("/catalog/", "/catalog/deployments/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    reader = Client()
+    reader.force_login(get_user_model().objects.create_user("reader", password="x" * 12))
+    assert reader.get("/catalog/").status_code == 200
