@@ -114,11 +114,12 @@ def main():
             # (the listing cache is keyed by the catalog's version, which the warm-up's creates moved).
             results["list_uncached"] = summary("GET /api/v1/apps/ (page of 50, not cached)", *load(
                 "GET", lambda i: f"{web}/api/v1/apps/?page={1 + i}&page_size=50", lambda i: None,
-                total=pages, concurrency=options.concurrency, headers=auth))
-            # Then the list as people browse it: pages asked again and again while the catalog does not change.
+                total=pages, concurrency=options.concurrency))
+            # Then the list as people browse it (the catalog is public: no token): pages asked again and again
+            # while the catalog does not change.
             results["list"] = summary("GET /api/v1/apps/ (page of 50)",
                                       *load("GET", list_url, lambda i: None, total=options.requests,
-                                            concurrency=options.concurrency, headers=auth))
+                                            concurrency=options.concurrency))
             # Create beside the bare insert, interleaved in rounds so both share the machine's noise.
             rounds = []
             for round_no in range(options.rounds):

@@ -48,6 +48,7 @@ def job_data(job):
         "waiting_for": job_waiting_for(job),
         "cancel_requested": job.cancel_requested,
         "callback_url": job.callback_url,
+        "requested_by": job.requested_by_id,
         "created_at": _iso(job.created_at),
         "updated_at": _iso(job.updated_at),
         "started_at": _iso(job.started_at),

@@ -53,6 +53,8 @@ class JobSerializer(serializers.ModelSerializer):
     app = serializers.IntegerField(source="app_id", allow_null=True, read_only=True)
     config = serializers.IntegerField(source="config_ref", allow_null=True, read_only=True)
     blocked_by = serializers.UUIDField(source="blocked_by_id", allow_null=True, read_only=True)
+    requested_by = serializers.IntegerField(source="requested_by_id", allow_null=True, read_only=True,
+                                            help_text="The id of the user who asked for the job.")
     waiting_for = serializers.SerializerMethodField()
     last_error = JobErrorSerializer(allow_null=True, read_only=True)
     links = serializers.SerializerMethodField()
@@ -62,7 +64,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "status", "app", "app_name", "config", "params", "result", "attempts", "max_attempts",
             "last_error", "marathon_app_id", "deployment_id", "marathon_version", "public_url", "blocked_by",
-            "waiting_for", "cancel_requested", "callback_url", "created_at", "updated_at", "started_at",
+            "waiting_for", "cancel_requested", "callback_url", "requested_by", "created_at", "updated_at", "started_at",
             "finished_at", "next_attempt_at", "deadline", "links",
         ]
         read_only_fields = fields

@@ -38,6 +38,7 @@ def test_deploy_answers_202_with_the_job_and_where_to_poll(client, make_app, dja
     assert body["marathon_app_id"] == f"/maracker/nginx-test/{config.pk}"
     assert body["public_url"] == f"http://nginx-test-{config.pk}.apps.localhost/"
     assert body["app"] == app.pk and body["config"] == config.pk
+    assert body["requested_by"] == Job.objects.get(pk=body["id"]).requested_by_id is not None
     assert len(callbacks) == 1  # the task is sent after commit
     assert JobEvent.objects.filter(job_id=body["id"], type="created").exists()
 
