@@ -1,8 +1,11 @@
-"""Jobs and deployments as the API shows them: one shape for HTTP answers, webhooks and pages.
+"""Jobs, deployments and apps as the API shows them: one shape for HTTP answers, webhooks and pages.
 
 Written as plain functions rather than DRF serializers because they sit on the hottest path (every 202
 answer) and are also needed by workers, which must not import the HTTP layer.
 """
+from decimal import Decimal
+
+from django.core.exceptions import ObjectDoesNotExist
 
 
 def _iso(value):
@@ -107,3 +110,51 @@ def config_deployment(config):
         return config.deployment
     except config.__class__.deployment.RelatedObjectDoesNotExist:
         return None
+
+
+# --- The catalog ---------------------------------------------------------------------------------------
+
+
+def present_container(container):
+    if container is None:
+        return None
+    return {"id": container.pk, "type": container.type, "image": container.image, "ports": container.ports}
+
+
+def present_config(config):
+    cpu = Decimal(config.cpu)
+    return {
+        "id": config.pk,
+        "app": config.app_id,
+        "cpu": int(cpu) if cpu == cpu.to_integral_value() else float(cpu),
+        "memory": config.memory,
+        "instances": config.instances,
+        "args": config.args,
+        "env_vars": config.env_vars,
+        "health_check_path": config.health_check_path,
+        "deployment": deployment_summary(config_deployment(config)),
+        "created_at": _iso(config.created_at),
+        "updated_at": _iso(config.updated_at),
+    }
+
+
+def _container_of(app):
+    try:
+        return app.docker_container
+    except ObjectDoesNotExist:
+        return None
+
+
+def present_app(app):
+    return {
+        "id": app.pk,
+        "name": app.name,
+        "description": app.description,
+        "command": app.command,
+        "vcs_url": app.vcs_url,
+        "labels": app.labels,
+        "docker_container": present_container(_container_of(app)),
+        "marathon_configs": [present_config(config) for config in app.marathon_configs.all()],
+        "created_at": _iso(app.created_at),
+        "updated_at": _iso(app.updated_at),
+    }

@@ -9,13 +9,12 @@ with at most three places (`0.25`). It is accepted as a JSON number or a decimal
 """
 from decimal import Decimal
 
-from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared import catalog_rules as rules
-from shared.presenters import config_deployment, deployment_summary
+from shared.presenters import present_app, present_config, present_container
 from shared.selectors.catalog import APP_ORDERINGS
 
 
@@ -156,59 +155,6 @@ class ConfigIdField(serializers.Field):
 
     def to_representation(self, value):
         return value
-
-
-def _timestamp(value):
-    """As DRF's DateTimeField renders it: ISO 8601, UTC as 'Z'."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def present_container(container):
-    if container is None:
-        return None
-    return {"id": container.pk, "type": container.type, "image": container.image, "ports": container.ports}
-
-
-def present_config(config):
-    cpu = Decimal(config.cpu)
-    return {
-        "id": config.pk,
-        "app": config.app_id,
-        "cpu": int(cpu) if cpu == cpu.to_integral_value() else float(cpu),
-        "memory": config.memory,
-        "instances": config.instances,
-        "args": config.args,
-        "env_vars": config.env_vars,
-        "health_check_path": config.health_check_path,
-        "deployment": deployment_summary(config_deployment(config)),
-        "created_at": _timestamp(config.created_at),
-        "updated_at": _timestamp(config.updated_at),
-    }
-
-
-def _container_of(app):
-    try:
-        return app.docker_container
-    except ObjectDoesNotExist:
-        return None
-
-
-def present_app(app):
-    return {
-        "id": app.pk,
-        "name": app.name,
-        "description": app.description,
-        "command": app.command,
-        "vcs_url": app.vcs_url,
-        "labels": app.labels,
-        "docker_container": present_container(_container_of(app)),
-        "marathon_configs": [present_config(config) for config in app.marathon_configs.all()],
-        "created_at": _timestamp(app.created_at),
-        "updated_at": _timestamp(app.updated_at),
-    }
 
 
 class RuleSerializer(serializers.Serializer):

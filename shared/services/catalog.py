@@ -246,6 +246,7 @@ def marathon_config_create(app, *, data, actor=None):
     with transaction.atomic():
         config = _new_config(app, cleaned)
         config.save()
+        app_changed(app, "updated")
         audit_record(actor, "config.created", "config", config.pk, f"added configuration {config.pk} to {app.name}")
     config.app = app
     return config
@@ -268,6 +269,8 @@ def marathon_config_update(config, *, data, partial=False, actor=None):
         if changed:
             config.save()
         app_note_person_edits(config.app, before_edit)
+        if changed:
+            app_changed(config.app, "updated")
         audit_record(actor, "config.updated", "config", config.pk,
                      f"updated configuration {config.pk}: {', '.join(changed) or 'nothing'}")
     return config
@@ -277,7 +280,9 @@ def marathon_config_delete(config, *, actor=None):
     """Delete one configuration (its jobs and deployment records keep their history)."""
     with transaction.atomic():
         audit_record(actor, "config.deleted", "config", config.pk, f"deleted configuration {config.pk}")
+        app = config.app
         config.delete()
+        app_changed(app, "updated")
 
 
 def container_update(container, *, data, partial=False, actor=None):
@@ -293,6 +298,8 @@ def container_update(container, *, data, partial=False, actor=None):
         if changed:
             container.save(update_fields=changed)
         app_note_person_edits(container.app, before_edit)
+        if changed:
+            app_changed(container.app, "updated")
         audit_record(actor, "container.updated", "container", container.pk,
                      f"updated the container of app {container.app_id}: {', '.join(changed) or 'nothing'}")
     return container

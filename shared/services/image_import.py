@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from shared.catalog_rules import RuleError, check_text, clean_vcs_url
 from shared.models import App, DockerContainer, MarathonConfig
 from shared.registry.metadata import CatalogSuggestion, ImageMetadata
+from shared.services.webhooks import app_changed
 
 # The catalog fields an image may supply, and where each lives: on the app, its container, or the configuration
 # made at import. `name` is only ever set at import: a refresh never renames an app.
@@ -83,6 +84,7 @@ def app_create_from_metadata(*, image, metadata: ImageMetadata, suggestion: Cata
                 memory=values.get("memory") or settings.IMPORT_DEFAULT_MEMORY,
                 instances=1,
             )
+            app_changed(app, "created")  # webhook deliveries commit with the app
     except IntegrityError:
         # The unique name lost a race with another request.
         raise DuplicateName(app_name) from None
@@ -144,6 +146,9 @@ def app_refresh_from_metadata(app, *, metadata: ImageMetadata, suggestion: Catal
         remaining = [field for field in app.fields_from_labels if field not in kept]
         App.objects.filter(pk=app.pk).update(image_labels=dict(metadata.labels), fields_from_labels=remaining,
                                              **app_changes)
+        if updated:
+            app.refresh_from_db()
+            app_changed(app, "updated")
     return {"updated": updated, "kept": kept, "values": snapshot, "config": config.pk if config else None,
             "skipped": skipped}
 

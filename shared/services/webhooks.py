@@ -36,7 +36,8 @@ from shared.models import (
     WebhookDeliveryStatus,
     WebhookSubscription,
 )
-from shared.presenters import deployment_data, job_data
+from shared.presenters import deployment_data, job_data, present_app
+from shared.selectors.catalog import app_get
 from shared.services.queue import enqueue_task, send_now
 
 logger = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def event_emit(event_type, data, *, app_id=None, job=None, callback_url=""):
     Call it inside the transaction of the change it reports, so both commit or neither does.
     """
     now = timezone.now()
-    payload = {"type": event_type, "timestamp": _iso(now), "data": data}
+    payload = {"type": event_type, "timestamp": _iso(now), "data": None}
     rows = [
         WebhookDelivery(subscription_id=pk, url=url, event_type=event_type, payload=payload, job=job,
                         next_attempt_at=now, enqueued_for=now)
@@ -221,6 +222,8 @@ def event_emit(event_type, data, *, app_id=None, job=None, callback_url=""):
                                     next_attempt_at=now, enqueued_for=now))
     if not rows:
         return []
+    # `data` may be a function: it is built only when someone is to receive it.
+    payload["data"] = data() if callable(data) else data
     deliveries = WebhookDelivery.objects.bulk_create(rows)
     _schedule(deliveries)
     return deliveries
@@ -259,32 +262,6 @@ def deployment_health_changed(deployment, old_status, new_status):
     return event_emit(event_type, deployment_data(deployment), app_id=deployment.app_id)
 
 
-def app_data(app):
-    """An app as an event carries it: its catalog fields, its image and its configurations' ids."""
-    container = getattr(app, "docker_container", None) if _has_container(app) else None
-    return {
-        "id": app.pk,
-        "name": app.name,
-        "description": app.description,
-        "command": app.command,
-        "vcs_url": app.vcs_url,
-        "labels": app.labels,
-        "docker_container": (
-            {"type": container.type, "image": container.image, "ports": container.ports} if container else None
-        ),
-        "marathon_configs": list(app.marathon_configs.order_by("id").values_list("id", flat=True)) if app.pk else [],
-        "created_at": _iso(app.created_at) if app.created_at else None,
-        "updated_at": _iso(app.updated_at) if app.updated_at else None,
-    }
-
-
-def _has_container(app):
-    try:
-        return app.docker_container is not None
-    except Exception:  # RelatedObjectDoesNotExist: an app without a container
-        return False
-
-
 def app_changed(app, event):
     """app.created, app.updated or app.deleted (`event` is "created", "updated", "deleted" or the full type).
 
@@ -293,7 +270,8 @@ def app_changed(app, event):
     event_type = event if event.startswith("app.") else f"app.{event}"
     if event_type not in ("app.created", "app.updated", "app.deleted"):
         raise ValueError(f"unknown app event {event!r}")
-    return event_emit(event_type, app_data(app), app_id=app.pk)
+    # Read afresh: the caller's object may carry relations cached before its own write.
+    return event_emit(event_type, lambda: present_app(app_get(app.pk)), app_id=app.pk)
 
 
 def webhook_ping(subscription):

@@ -190,6 +190,24 @@ def test_catalog_writes_send_app_events():
     assert sent[1][1]["data"]["description"] == "changed" and sent[2][1]["data"]["id"] == pk
 
 
+def test_configuration_and_container_changes_are_app_updates_shaped_as_the_api_shows_apps():
+    subscribe("http://127.0.0.1:9/apps", ["app.updated"])
+    app = catalog.app_create(name="hooked", docker_container={"image": "nginx", "ports": [80]},
+                             marathon_configs=[{"cpu": 0.1, "memory": 64}])
+    config = app.marathon_configs.get()
+    catalog.marathon_config_update(config, data={"memory": 128}, partial=True)
+    catalog.marathon_config_update(config, data={"memory": 128}, partial=True)  # no change: no event
+    catalog.container_update(app.docker_container, data={"ports": [8080]}, partial=True)
+    added = catalog.marathon_config_create(app, data={"cpu": 0.5, "memory": 256})
+    catalog.marathon_config_delete(added)
+    sent = [payload["data"] for payload in WebhookDelivery.objects.order_by("created_at").values_list("payload",
+                                                                                                     flat=True)]
+    assert len(sent) == 4
+    assert sent[0]["marathon_configs"][0]["memory"] == 128 and sent[0]["marathon_configs"][0]["deployment"] is None
+    assert sent[1]["docker_container"]["ports"] == [8080]
+    assert [len(data["marathon_configs"]) for data in sent[2:]] == [2, 1]
+
+
 # --- Delivery ---------------------------------------------------------------------------------------------
 
 def ping(receiver, path="/hook", *answers):
