@@ -110,7 +110,7 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--configs", type=int, default=200)
     parser.add_argument("--e2e-jobs", type=int, default=500)
-    parser.add_argument("--idle-jobs", type=int, default=50)
+    parser.add_argument("--idle-jobs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-task-events", action="store_true",
