@@ -165,7 +165,8 @@ class RuleSerializer(serializers.Serializer):
     presenter = None
 
     def clean(self, data):
-        raise NotImplementedError
+        """Returns (cleaned, errors); every subclass says which catalog rules apply to its body."""
+        raise TypeError(f"{type(self).__name__} must define clean()")
 
     def run_validation(self, data=serializers.empty):
         if data is serializers.empty or data is None:

@@ -119,7 +119,7 @@ class _PackageClient(marathon.MarathonClient):
         return self._owner._request(method, path, params=params, data=data)
 
     def _do_sse_request(self, path, params=None):  # pragma: no cover - the stream has its own implementation
-        raise NotImplementedError("use MarathonClient.stream_events")
+        raise RuntimeError("the event stream is read by MarathonClient.stream_events, not by the marathon package")
 
 
 class MarathonClient:
