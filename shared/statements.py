@@ -122,3 +122,54 @@ def update_if_status_then_insert(obj, expected_status, updates, child, link):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
+
+
+@lru_cache(maxsize=None)
+def _family_sql(parent, children):
+    """`children`: ((model, link attname, SQL of the parent's id), ...). Returns the SQL and, per model, the fields
+    sent as parameters."""
+    quote = connection.ops.quote_name
+    pk = quote(parent._meta.pk.column)
+    parent_fields = _insert_fields(parent)
+    parts = [
+        f"p AS (INSERT INTO {quote(parent._meta.db_table)} ({', '.join(quote(f.column) for f in parent_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(parent_fields))}) RETURNING {pk})"
+    ]
+    child_fields = []
+    for index, (model, link, expression) in enumerate(children):
+        fields = [field for field in _insert_fields(model) if field.attname != link]
+        child_fields.append(fields)
+        link_column = quote(model._meta.get_field(link).column)
+        values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+        parts.append(
+            f"c{index} AS (INSERT INTO {quote(model._meta.db_table)} "
+            f"({', '.join([link_column] + [quote(f.column) for f in fields])}) "
+            f"SELECT {expression}, {values} FROM p RETURNING {quote(model._meta.pk.column)})"
+        )
+    ids = ", ".join(["(SELECT " + pk + " FROM p)"] + [f"(SELECT {quote(m._meta.pk.column)} FROM c{i})"
+                                                       for i, (m, _, _) in enumerate(children)])
+    return f"WITH {', '.join(parts)} SELECT {ids}", parent_fields, child_fields
+
+
+def insert_family(parent, children):
+    """Insert a row with a serial key and rows that name it, in one statement; every object gets its id.
+
+    `children`: [(obj, link attname, SQL of the parent's new id, e.g. "p.id" or "p.id::text"), ...].
+    """
+    sql, parent_fields, child_fields = _family_sql(
+        type(parent), tuple((type(obj), link, expression) for obj, link, expression in children))
+    params = db_values(parent, parent_fields)
+    for (obj, _, _), fields in zip(children, child_fields):
+        params += db_values(obj, fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = cursor.fetchone()
+    parent.pk = ids[0]
+    for (obj, link, _), child_id in zip(children, ids[1:]):
+        obj.pk = child_id
+        if obj._meta.get_field(link).is_relation:
+            setattr(obj, link, parent.pk)
+    for obj in (parent, *(obj for obj, _, _ in children)):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return parent
