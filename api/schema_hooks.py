@@ -2,6 +2,7 @@
 from api.problems import PROBLEM_CONTENT_TYPE
 
 PROBLEM_REF = "#/components/schemas/Problem"
+REQUEST_LINE_LIMIT = 8190  # gunicorn's limit_request_line in config/gunicorn.py
 
 
 def problem_media_types(result, generator, request, public):
@@ -24,6 +25,10 @@ def problem_media_types(result, generator, request, public):
             for code, description in missing.items():
                 responses.setdefault(code, {"description": description,
                                             "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}})
+            # The HTTP server refuses a request line longer than its limit before the application sees it.
+            responses.setdefault("414", {"description": "URI Too Long: the request line exceeds the server's limit "
+                                                        f"({REQUEST_LINE_LIMIT} bytes); the web server answers.",
+                                         "content": {"text/html": {"schema": {"type": "string"}}}})
             for response in responses.values():
                 content = response.get("content") or {}
                 body = content.get("application/json")

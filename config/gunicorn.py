@@ -12,6 +12,9 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "75"))
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# The longest request line gunicorn allows (its default is 4094): long search and filter query strings fit; longer
+# ones get 414, which the OpenAPI document says (api/schema_hooks.py).
+limit_request_line = 8190
 # Requests are logged by the application (one JSON line each, with its request id), not by gunicorn.
 accesslog = None
 _level = os.environ.get("LOG_LEVEL", "info").upper()
