@@ -4,7 +4,7 @@ import uuid
 
 
 from shared.errors import NotFound, ValidationFailed
-from shared.models import Deployment, Job, JobEvent, JobKind, JobStatus
+from shared.models import Deployment, DeploymentStatus, Job, JobEvent, JobKind, JobStatus
 
 
 def _uuid(value, field="id"):
@@ -51,12 +51,9 @@ def job_list(*, status=None, kind=None, app=None, config=None):
             errors["kind"] = [f"Unknown kind {', '.join(bad)}; one of {', '.join(JobKind.values)}."]
         queryset = queryset.filter(kind__in=kinds)
     if app:
-        if str(app).isdigit():
-            queryset = queryset.filter(app_id=int(app))
-        else:
-            queryset = queryset.filter(app_name=app)
+        queryset = _filter_by_app(queryset, app, errors, id_field="app_id", name_field="app_name")
     if config:
-        if not str(config).isdigit():
+        if not (str(config).isascii() and str(config).isdigit()) or int(config) >= 2**63:
             errors["config"] = ["Must be a configuration id (an integer)."]
         else:
             queryset = queryset.filter(config_ref=int(config))
@@ -71,11 +68,32 @@ def job_events(job):
 
 def deployment_list(*, status=None, app=None):
     queryset = Deployment.objects.select_related("config", "app").order_by("marathon_app_id")
+    errors = {}
     if status:
-        queryset = queryset.filter(status__in=status.split(","))
+        statuses = status.split(",")
+        bad = [s for s in statuses if s not in DeploymentStatus.values]
+        if bad:
+            errors["status"] = [f"Unknown status; one of {', '.join(DeploymentStatus.values)}."]
+        queryset = queryset.filter(status__in=statuses)
     if app:
-        queryset = queryset.filter(app_id=int(app)) if str(app).isdigit() else queryset.filter(app__name=app)
+        queryset = _filter_by_app(queryset, app, errors, id_field="app_id", name_field="app__name")
+    if errors:
+        raise ValidationFailed("Invalid filters.", errors=errors)
     return queryset
+
+
+def _filter_by_app(queryset, app, errors, *, id_field, name_field):
+    """An app filter: its id (digits) or its name; anything else cannot name an app."""
+    text = str(app)
+    if text.isascii() and text.isdigit():
+        if int(text) >= 2**63:
+            errors["app"] = ["Not an app id."]
+            return queryset
+        return queryset.filter(**{id_field: int(text)})
+    if len(text) > 50 or "\x00" in text:
+        errors["app"] = ["Not an app id or name."]
+        return queryset
+    return queryset.filter(**{name_field: text})
 
 
 def deployment_get(pk):

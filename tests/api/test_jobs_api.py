@@ -182,3 +182,21 @@ def test_deadline_comes_from_settings(client, make_app):
 
 def test_deployments_listing_is_empty_then_lists(client):
     assert client.get("/api/v1/deployments").json()["count"] == 0
+
+
+@pytest.mark.parametrize("query,field", [
+    ({"status": "running\x00"}, "status"), ({"status": "sleeping"}, "status"), ({"app": "8\x00M"}, "app"),
+    ({"app": "9" * 30}, "app"), ({"app": "x" * 51}, "app"),
+])
+def test_deployment_filters_refuse_what_cannot_match_with_a_problem(client, query, field):
+    response = client.get("/api/v1/deployments", query)
+    assert response.status_code == 400 and field in response.json()["errors"]
+
+
+@pytest.mark.parametrize("query,field", [
+    ({"app": "8\x00M"}, "app"), ({"app": "9" * 30}, "app"), ({"config": "9" * 30}, "config"),
+    ({"config": "١٢"}, "config"),
+])
+def test_job_filters_refuse_what_cannot_match_with_a_problem(client, query, field):
+    response = client.get("/api/v1/jobs", query)
+    assert response.status_code == 400 and field in response.json()["errors"]
