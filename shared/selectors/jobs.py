@@ -103,14 +103,6 @@ def deployment_get(pk):
     return deployment
 
 
-def active_job_for(marathon_app_id):
-    return (
-        Job.objects.filter(marathon_app_id=marathon_app_id, status__in=["queued", "running", "waiting"])
-        .order_by("created_at")
-        .first()
-    )
-
-
 
 
 def config_for_job(pk):

@@ -1,4 +1,4 @@
-"""What else happens when a job is created or moves: metrics and webhook deliveries, in the same transaction."""
+"""What else happens, in its transaction, when a job moves: metrics, webhooks, deletes that waited on a stop."""
 import logging
 
 from django.db import transaction
@@ -7,10 +7,6 @@ from shared.metrics import observe_job_finished
 from shared.models import TERMINAL_STATUSES, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
-
-
-def job_created(job):
-    """Called inside the transaction that records a new job."""
 
 
 def job_transitioned(job, source, target):

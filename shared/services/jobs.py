@@ -173,7 +173,6 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
     insert_together(job, event, audit)
     if blocker is None:
         job_enqueue(job.pk, task=task_for_kind(kind))
-    job_hooks.job_created(job)
     return job
 
 

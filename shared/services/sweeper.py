@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shared.errors import IllegalTransition
-from shared.models import ACTIVE_STATUSES, Job, JobStatus
+from shared.models import Job, JobStatus
 from shared.services import jobs as job_services
 from shared.services.queue import send_now
 
@@ -77,7 +77,3 @@ def job_sweep(now=None):
     if any(counts.values()):
         logger.info("sweep: %s", counts)
     return counts
-
-
-def active_job_count():
-    return Job.objects.filter(status__in=list(ACTIVE_STATUSES)).count()
