@@ -39,17 +39,9 @@ def job_list(*, status=None, kind=None, app=None, config=None):
     queryset = Job.objects.select_related("blocked_by").order_by("-created_at")
     errors = {}
     if status:
-        statuses = status.split(",")
-        bad = [s for s in statuses if s not in JobStatus.values]
-        if bad:
-            errors["status"] = [f"Unknown status {', '.join(bad)}; one of {', '.join(JobStatus.values)}."]
-        queryset = queryset.filter(status__in=statuses)
+        queryset = _filter_by_choices(queryset, "status", status, JobStatus.values, errors)
     if kind:
-        kinds = kind.split(",")
-        bad = [k for k in kinds if k not in JobKind.values]
-        if bad:
-            errors["kind"] = [f"Unknown kind {', '.join(bad)}; one of {', '.join(JobKind.values)}."]
-        queryset = queryset.filter(kind__in=kinds)
+        queryset = _filter_by_choices(queryset, "kind", kind, JobKind.values, errors)
     if app:
         queryset = _filter_by_app(queryset, app, errors, id_field="app_id", name_field="app_name")
     if config:
@@ -70,16 +62,21 @@ def deployment_list(*, status=None, app=None):
     queryset = Deployment.objects.select_related("config", "app").order_by("marathon_app_id")
     errors = {}
     if status:
-        statuses = status.split(",")
-        bad = [s for s in statuses if s not in DeploymentStatus.values]
-        if bad:
-            errors["status"] = [f"Unknown status; one of {', '.join(DeploymentStatus.values)}."]
-        queryset = queryset.filter(status__in=statuses)
+        queryset = _filter_by_choices(queryset, "status", status, DeploymentStatus.values, errors)
     if app:
         queryset = _filter_by_app(queryset, app, errors, id_field="app_id", name_field="app__name")
     if errors:
         raise ValidationFailed("Invalid filters.", errors=errors)
     return queryset
+
+
+def _filter_by_choices(queryset, field, value, choices, errors):
+    """A comma-separated filter over a field with fixed choices; an unknown choice is an error on `field`."""
+    values = value.split(",")
+    bad = [item for item in values if item not in choices]
+    if bad:
+        errors[field] = [f"Unknown {field} {', '.join(map(repr, bad))}; one of {', '.join(choices)}."]
+    return queryset.filter(**{f"{field}__in": values})
 
 
 def _filter_by_app(queryset, app, errors, *, id_field, name_field):
