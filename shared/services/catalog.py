@@ -1,5 +1,6 @@
 """Catalog writes: apps with their container and configurations, each change in one transaction."""
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 
 from shared.catalog_rules import (
     APP_RULES,
@@ -15,7 +16,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import App, DockerContainer, MarathonConfig
 from shared.services.audit import audit_entry, audit_record
 from shared.services.image_import import app_note_person_edits, label_fields_before_edit
-from shared.services.webhooks import app_changed
+from shared.services.webhooks import app_changed, webhook_subscribers
 from shared.statements import insert_family
 
 APP_FIELDS = ("name", "description", "command", "vcs_url", "labels")
@@ -50,7 +51,7 @@ def _duplicate_name(exc, name):
 def _cache_relations(app, container, configs):
     """Fill the relation caches a serializer reads, so answering a write costs no further queries."""
     App.docker_container.related.set_cached_value(app, container)
-    queryset = MarathonConfig.objects.filter(app=app)
+    queryset = QuerySet(model=MarathonConfig)  # stands for app.marathon_configs.all(), already fetched
     queryset._result_cache = list(configs)
     queryset._prefetch_done = True
     app._prefetched_objects_cache = {"marathon_configs": queryset}
@@ -89,18 +90,25 @@ def app_create(*, name, description="", command="", vcs_url="", labels=None, doc
     container_data = _clean_container(docker_container, "docker_container", errors, required=True)
     configs_data = _clean_configs(marathon_configs, errors, partial=False)
     _raise_if(errors)
+    app = App(**fields, owner=actor if getattr(actor, "pk", None) else None)
+    container = DockerContainer(app=app, **container_data) if container_data is not None else None
+    configs = [_new_config(app, data) for data in configs_data]
+    audit = audit_entry(actor, "app.created", "app", "", f"created app {app.name}")
+    # The app, its container, its configurations and the audit entry in one statement (a create is a hot
+    # path: Django would compile and send five).
+    family = [*([(container, "app_id", "p.id")] if container else []),
+              *[(config, "app_id", "p.id") for config in configs],
+              (audit, "target_id", "p.id::text")]
+    # Only subscriptions to every app can receive the creation of an app that has no id yet.
+    subscribers = webhook_subscribers("app.created")
     try:
-        with transaction.atomic():
-            app = App(**fields, owner=actor if getattr(actor, "pk", None) else None)
-            container = DockerContainer(app=app, **container_data) if container_data is not None else None
-            configs = [_new_config(app, data) for data in configs_data]
-            audit = audit_entry(actor, "app.created", "app", "", f"created app {app.name}")
-            # The app, its container, its configurations and the audit entry in one statement (a create is a
-            # hot path: Django would compile and send five).
-            insert_family(app, [*([(container, "app_id", "p.id")] if container else []),
-                                *[(config, "app_id", "p.id") for config in configs],
-                                (audit, "target_id", "p.id::text")])
-            app_changed(app, "created")  # webhook deliveries commit with the app
+        if subscribers or connection.in_atomic_block:
+            with transaction.atomic():
+                insert_family(app, family)
+                app_changed(app, "created", subscribers=subscribers)  # deliveries commit with the app
+        else:
+            # Nothing else to write: the one statement is a transaction of its own (no BEGIN, no COMMIT).
+            insert_family(app, family)
     except IntegrityError as exc:
         raise _duplicate_name(exc, name) from None
     return _cache_relations(app, container, configs)

@@ -13,14 +13,16 @@ WEBHOOK_CALLBACK_SECRET (or a secret derived from SECRET_KEY when unset), see `c
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import random
 import secrets
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -192,11 +194,25 @@ def _iso(value):
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _subscriptions_for(event_type, app_id):
-    queryset = WebhookSubscription.objects.filter(active=True, event_types__contains=[event_type])
-    if app_id is None:
-        return queryset.filter(app_ref__isnull=True)
-    return queryset.filter(Q(app_ref__isnull=True) | Q(app_ref=app_id))
+@lru_cache(maxsize=None)
+def _subscribers_sql():
+    # Asked on every job transition and catalog write: one statement compiled once from the model's columns
+    # rather than a queryset compiled per call (the compilation cost more than the query).
+    meta = WebhookSubscription._meta
+    column = lambda name: connection.ops.quote_name(meta.get_field(name).column)  # noqa: E731
+    return (f"SELECT {column('id')}, {column('url')} FROM {connection.ops.quote_name(meta.db_table)} "
+            f"WHERE {column('active')} AND {column('event_types')} @> %s::jsonb "
+            f"AND ({column('app_ref')} IS NULL OR {column('app_ref')} = %s) ORDER BY {column('id')}")
+
+
+def webhook_subscribers(event_type, app_id=None):
+    """[(id, url)] of the active subscriptions that receive `event_type` of app `app_id`.
+
+    `app_id` None (an app not created yet, or an event of no app): the subscriptions to every app only.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_subscribers_sql(), [json.dumps([event_type]), app_id])
+        return cursor.fetchall()
 
 
 def _schedule(deliveries):
@@ -205,17 +221,20 @@ def _schedule(deliveries):
         enqueue_task(TASK_DELIVER, str(delivery.pk))
 
 
-def event_emit(event_type, data, *, app_id=None, job=None, callback_url=""):
+def event_emit(event_type, data, *, app_id=None, job=None, callback_url="", subscribers=None):
     """Record the deliveries of one event: one per matching active subscription, plus the job's callback.
 
-    Call it inside the transaction of the change it reports, so both commit or neither does.
+    Call it inside the transaction of the change it reports, so both commit or neither does. `subscribers`:
+    what `webhook_subscribers` answered for this event, when the caller asked before its transaction.
     """
     now = timezone.now()
     payload = {"type": event_type, "timestamp": _iso(now), "data": None}
+    if subscribers is None:
+        subscribers = webhook_subscribers(event_type, app_id)
     rows = [
         WebhookDelivery(subscription_id=pk, url=url, event_type=event_type, payload=payload, job=job,
                         next_attempt_at=now, enqueued_for=now)
-        for pk, url in _subscriptions_for(event_type, app_id).values_list("pk", "url")
+        for pk, url in subscribers
     ]
     if callback_url and event_type in CALLBACK_EVENTS and not _callback_gone(job, callback_url):
         rows.append(WebhookDelivery(url=callback_url, event_type=event_type, payload=payload, job=job,
@@ -262,7 +281,7 @@ def deployment_health_changed(deployment, old_status, new_status):
     return event_emit(event_type, deployment_data(deployment), app_id=deployment.app_id)
 
 
-def app_changed(app, event):
+def app_changed(app, event, *, subscribers=None):
     """app.created, app.updated or app.deleted (`event` is "created", "updated", "deleted" or the full type).
 
     Call it inside the catalog write's transaction; for a deletion, before the row is deleted.
@@ -271,7 +290,8 @@ def app_changed(app, event):
     if event_type not in ("app.created", "app.updated", "app.deleted"):
         raise ValueError(f"unknown app event {event!r}")
     # Read afresh: the caller's object may carry relations cached before its own write.
-    return event_emit(event_type, lambda: present_app(app_get(app.pk)), app_id=app.pk)
+    return event_emit(event_type, lambda: present_app(app_get(app.pk)), app_id=app.pk,
+                      subscribers=subscribers)
 
 
 def webhook_ping(subscription):

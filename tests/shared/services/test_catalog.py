@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.models import App, DockerContainer, MarathonConfig
+from shared.models import App, AuditEntry, DockerContainer, MarathonConfig, WebhookDelivery
 from shared.selectors.catalog import app_get, app_list, config_get, container_get
 from shared.services.catalog import (
     app_create,
@@ -17,6 +18,7 @@ from shared.services.catalog import (
     marathon_config_delete,
     marathon_config_update,
 )
+from shared.services.webhooks import webhook_subscription_create
 
 
 def nginx(name="nginx-test", **changes):
@@ -82,6 +84,37 @@ def test_concurrent_creates_of_one_name_give_one_app_and_one_conflict():
     assert sorted(outcomes) == ["created"] + ["duplicate_name"] * 3
     assert App.objects.filter(name="racy").count() == 1
     assert MarathonConfig.objects.count() == 1 and DockerContainer.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_outside_a_transaction_writes_the_whole_family_or_nothing():
+    """With no subscriber to app.created the create is one autocommitted statement: all rows or none."""
+    assert not connection.in_atomic_block
+    app = app_create(**nginx(name="alone"))
+    assert App.objects.filter(pk=app.pk).exists() and DockerContainer.objects.filter(app=app).count() == 1
+    assert MarathonConfig.objects.filter(app=app).count() == 1
+    assert AuditEntry.objects.filter(action="app.created", target_id=str(app.pk)).count() == 1
+    with pytest.raises(Conflict):
+        app_create(**nginx(name="alone", marathon_configs=[{"cpu": 1, "memory": 64}] * 3))
+    assert (App.objects.count(), DockerContainer.objects.count(), MarathonConfig.objects.count(),
+            AuditEntry.objects.count(), WebhookDelivery.objects.count()) == (1, 1, 1, 1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_outside_a_transaction_commits_the_event_with_the_app():
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True):
+        every, _ = webhook_subscription_create(data={"url": "http://127.0.0.1:9/all", "event_types": ["app.created"]})
+        other = app_create(**nginx(name="other"))
+        webhook_subscription_create(data={"url": "http://127.0.0.1:9/one", "event_types": ["app.created"],
+                                          "app": other.pk})
+    app = app_create(**nginx(name="hooked"))
+    with pytest.raises(Conflict):
+        app_create(**nginx(name="hooked"))
+    sent = list(WebhookDelivery.objects.order_by("created_at").values_list("url", "payload"))
+    assert [url for url, _ in sent] == ["http://127.0.0.1:9/all", "http://127.0.0.1:9/all"]
+    assert [payload["data"]["name"] for _, payload in sent] == ["other", "hooked"]
+    assert sent[1][1]["data"]["id"] == app.pk and sent[1][1]["data"]["docker_container"]["image"] == "nginx"
+    assert every.deliveries.count() == 2
 
 
 @pytest.mark.django_db
