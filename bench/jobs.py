@@ -90,7 +90,13 @@ def cpu_by_role(procs):
     for process in psutil.process_iter(["name"]):
         if process.info["name"] in ("postgres", "redis-server"):
             add(process.info["name"], process)
+    add("bench clients", psutil.Process())
     return totals
+
+
+def cpu_per_request(before, after, requests):
+    return {role: round((after[role] - before.get(role, 0)) * 1000 / requests, 2) for role in after
+            if role in ("gunicorn", "postgres", "redis-server", "bench clients")}
 
 
 def wait_all_terminal(expected, timeout):
@@ -153,10 +159,15 @@ def main():
         reset_jobs()
         rounds = []
         for round_no in range(options.rounds):
+            cpu_before = cpu_by_role(procs)
             bare = summary("bare insert", *load("POST", bare_url, lambda i: body, total=options.requests,
                                                 concurrency=options.concurrency, headers=auth))
+            cpu_between = cpu_by_role(procs)
             accept = summary("POST deploy", *load("POST", deploy_url, lambda i: body, total=options.requests,
                                                   concurrency=options.concurrency, headers=auth))
+            cpu_after = cpu_by_role(procs)
+            bare["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_between, options.requests)
+            accept["cpu_ms_per_request"] = cpu_per_request(cpu_between, cpu_after, options.requests)
             rounds.append({"bare": bare, "deploy": accept,
                            "ratio": round(accept["per_second"] / bare["per_second"], 3)})
             reset_jobs()
@@ -217,6 +228,8 @@ def main():
         print(f"round {index}: deploy accept {entry['deploy']['per_second']}/s (p50 {entry['deploy']['p50_ms']} ms, "
               f"p99 {entry['deploy']['p99_ms']} ms) vs bare insert {entry['bare']['per_second']}/s "
               f"-> ratio {entry['ratio']}")
+        print(f"  CPU per request (ms): deploy {entry['deploy']['cpu_ms_per_request']}, "
+              f"bare {entry['bare']['cpu_ms_per_request']}")
     print(f"accept rate / bare insert, median of {len(results['accept'])} rounds: {results['accept_ratio_median']}")
     e2e = results["end_to_end"]
     print(f"end to end: {e2e['jobs']} jobs in {e2e['seconds']} s = {e2e['jobs_per_second']} jobs/s ({e2e['statuses']})")

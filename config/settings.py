@@ -83,6 +83,9 @@ except Exception as exc:  # dj-database-url raises several types for a bad URL
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot statements of shared/statements.py run as prepared statements of the session; turn this off behind a
+# pooler in transaction mode (PgBouncer), which does not keep a client on one server session.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 if env_str("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}

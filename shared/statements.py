@@ -5,10 +5,58 @@ answers a 202 (job, its first timeline entry, its audit entry) that compilation 
 generated from `Model._meta` (columns, and each field's own conversion to database values), so it follows the
 models; only the shape of the statement is written by hand.
 """
+import hashlib
+import re
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection
 from django.db.models.fields import AutoFieldMixin
+
+_PLACEHOLDER = re.compile(r"%[s%]")
+
+
+@lru_cache(maxsize=None)
+def _prepare_sql(sql):
+    """(statement name, `PREPARE name AS ...` with $1.. for the %s placeholders, `EXECUTE name (%s, ...)`)."""
+    count = 0
+
+    def number(match):
+        nonlocal count
+        if match.group() == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    name = "maracker_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    body = _PLACEHOLDER.sub(number, sql)
+    run = f"EXECUTE {name}" + (f" ({', '.join(['%s'] * count)})" if count else "")
+    return name, f"PREPARE {name} AS {body}", run
+
+
+def execute(cursor, sql, params=()):
+    """Run one of these statements as a server-side prepared statement of the connection's session.
+
+    PostgreSQL parses and plans a statement on every plain execution; for these multi-table statements that
+    was half of the database's work per request (psycopg2 has no protocol-level prepared statements, so the
+    SQL `PREPARE`/`EXECUTE` pair is used). A statement is prepared the first time a connection runs it; a
+    prepared statement outlives a rolled-back transaction, and a new connection starts with none. Set
+    DATABASE_PREPARED_STATEMENTS=false behind a pooler in transaction mode (PgBouncer), where a session's
+    prepared statements do not follow the client.
+    """
+    if not settings.DATABASE_PREPARED_STATEMENTS:
+        cursor.execute(sql, params)
+        return cursor
+    name, prepare, run = _prepare_sql(sql)
+    raw = connection.connection
+    state = getattr(connection, "_prepared_statements", None)
+    if state is None or state[0] is not raw:
+        state = connection._prepared_statements = (raw, set())
+    if name not in state[1]:
+        cursor.execute(prepare)
+        state[1].add(name)
+    cursor.execute(run, params)
+    return cursor
 
 
 def _fields(model):
@@ -48,11 +96,53 @@ def insert_together(*objects):
             value = field.pre_save(obj, add=True)  # fills auto_now_add and the like
             params.append(field.get_db_prep_save(value, connection=connection))
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(tuple(type(obj) for obj in objects)), params)
+        execute(cursor, _insert_sql(tuple(type(obj) for obj in objects)), params)
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objects
+
+
+@lru_cache(maxsize=None)
+def _insert_after_sql(lookup, models, computed):
+    """`WITH found AS (lookup), m0 AS (INSERT ...), ... SELECT * FROM found`, with the columns named in
+    `computed` ({(object index, attname): SQL}) given by their SQL instead of a bare parameter."""
+    computed = dict(computed)
+    quote = connection.ops.quote_name
+    parts = [f"found AS ({lookup})"]
+    for index, model in enumerate(models):
+        fields = _insert_fields(model)
+        values = ", ".join(computed.get((index, field.attname), "%s") for field in fields)
+        parts.append(f"m{index} AS (INSERT INTO {quote(model._meta.db_table)} "
+                     f"({', '.join(quote(field.column) for field in fields)}) VALUES ({values}))")
+    return f"WITH {', '.join(parts)} SELECT * FROM found"
+
+
+def insert_together_after(lookup, lookup_params, objects, computed):
+    """Look up at most one row and insert new instances, some columns computed from that row, in one statement.
+
+    `lookup` is a SELECT whose row the inserts see as `found`; `computed` maps (index in `objects`, attname) to
+    the SQL of that column, where `%s` (at most once) stands for the instance's own value of the field. All
+    parts see one snapshot, so the lookup cannot see the new rows. Returns the row found, or None. As with
+    `insert_together`, serial keys are not read back.
+    """
+    computed_items = tuple(sorted(computed.items()))
+    params = list(lookup_params)
+    for index, obj in enumerate(objects):
+        for field in _insert_fields(type(obj)):
+            expression = computed.get((index, field.attname))
+            if expression is not None and "%s" not in expression:
+                continue
+            value = field.pre_save(obj, add=True)
+            params.append(field.get_db_prep_save(value, connection=connection))
+    with connection.cursor() as cursor:
+        execute(cursor, _insert_after_sql(lookup, tuple(type(obj) for obj in objects), computed_items),
+                params)
+        row = cursor.fetchone()
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return row
 
 
 @lru_cache(maxsize=None)
@@ -66,7 +156,7 @@ def _select_sql(models, joins, where):
 def select_joined(models, joins, where, params):
     """One row of several joined models as instances (None for a model whose LEFT JOIN found nothing)."""
     with connection.cursor() as cursor:
-        cursor.execute(_select_sql(models, joins, where), params)
+        execute(cursor, _select_sql(models, joins, where), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -120,7 +210,7 @@ def update_if_status_then_insert(obj, expected_status, updates, child, link):
     params += [obj.pk, expected_status]
     params += db_values(child, child_fields)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute(cursor, sql, params)
         return cursor.rowcount == 1
 
 
@@ -162,7 +252,7 @@ def insert_family(parent, children):
     for (obj, _, _), fields in zip(children, child_fields):
         params += db_values(obj, fields)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute(cursor, sql, params)
         ids = cursor.fetchone()
     parent.pk = ids[0]
     for (obj, link, _), child_id in zip(children, ids[1:]):

@@ -13,6 +13,7 @@ from shared.app_definition import DefinitionSettings, marathon_app_id, public_ur
 from shared.errors import Conflict, IllegalTransition, Unprocessable, ValidationFailed
 from shared.metrics import observe_job_retry
 from shared.models import (
+    ACTIVE_STATUSES,
     TERMINAL_STATUSES,
     IdempotencyKey,
     Job,
@@ -24,7 +25,7 @@ from shared.presenters import config_deployment
 from shared.services import job_hooks
 from shared.services.audit import audit_entry, audit_record
 from shared.services.queue import enqueue_task
-from shared.statements import insert_together, update_if_status_then_insert
+from shared.statements import insert_together, insert_together_after, update_if_status_then_insert
 
 logger = logging.getLogger(__name__)
 
@@ -85,25 +86,24 @@ def job_create(
     params = params or {}
     if app is None and config is not None:
         app = config.app
+    if idempotency_key is None:
+        # One statement, a transaction of its own.
+        return _job_insert(kind, config, app, params, callback_url, requested_by), True
     target = {"config": config.pk if config else None, "app": app.pk if app else None}
     fingerprint = request_fingerprint(kind, target, params)
-    if idempotency_key is not None:
-        if not idempotency_key or len(idempotency_key) > 255:
-            raise ValidationFailed(
-                "Idempotency-Key must be 1 to 255 characters.",
-                errors={"Idempotency-Key": ["Must be 1 to 255 characters."]},
-            )
-        existing = _replay(idempotency_key, scope, fingerprint)
-        if existing is not None:
-            return existing, False
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 255 characters.",
+            errors={"Idempotency-Key": ["Must be 1 to 255 characters."]},
+        )
+    existing = _replay(idempotency_key, scope, fingerprint)
+    if existing is not None:
+        return existing, False
     try:
         with transaction.atomic():
             job = _job_insert(kind, config, app, params, callback_url, requested_by)
-            if idempotency_key is not None:
-                IdempotencyKey.objects.create(key=idempotency_key, scope=scope, fingerprint=fingerprint, job=job)
+            IdempotencyKey.objects.create(key=idempotency_key, scope=scope, fingerprint=fingerprint, job=job)
     except IntegrityError:
-        if idempotency_key is None:
-            raise
         # Another request with the same key won the race: answer with its job.
         existing = _replay(idempotency_key, scope, fingerprint)
         if existing is None:
@@ -131,8 +131,8 @@ def _replay(key, scope, fingerprint):
 
 
 def _job_insert(kind, config, app, params, callback_url, requested_by):
-    """The job, its first timeline entry and its audit entry: two statements (what it waits for, then all
-    three rows at once), since this runs on every job request."""
+    """The job, its first timeline entry and its audit entry, written with the read of what the job must wait
+    for in one statement, since this runs on every job request."""
     now = timezone.now()
     marathon_id = ""
     url = ""
@@ -142,8 +142,6 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
 
         url = public_url(AppSpec(app_name=app.name, config_id=config.pk, cpu=config.cpu, memory=config.memory),
                          DefinitionSettings.from_settings())
-    blocker = _active_job_on(marathon_id) if marathon_id else None
-    blocker_id = blocker[0] if blocker else None
     job = Job(
         kind=kind,
         status=JobStatus.QUEUED,
@@ -154,37 +152,47 @@ def _job_insert(kind, config, app, params, callback_url, requested_by):
         params=params,
         marathon_app_id=marathon_id,
         public_url=url,
-        blocked_by_id=blocker_id,
         callback_url=callback_url or "",
         requested_by=requested_by,
         max_attempts=settings.JOB_MAX_ATTEMPTS,
         deadline=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS),
     )
-    message = "queued"
-    if blocker is not None:
-        message = f"queued behind job {blocker_id} ({blocker[1]}, {blocker[2]}) on {marathon_id}"
-    event = JobEvent(job=job, type="created", to_status=JobStatus.QUEUED, message=message, at=now,
-                     data={"params": params, "blocked_by": str(blocker_id) if blocker else None})
+    event = JobEvent(job=job, type="created", to_status=JobStatus.QUEUED, message="queued", at=now,
+                     data={"params": params, "blocked_by": None})
     audit = audit_entry(requested_by, f"job.{kind}", "job", job.pk,
                         f"{kind} job for {app.name if app else '-'}"
                         + (f" configuration {config.pk}" if config is not None else "")
                         + (f" ({', '.join(f'{k}={v}' for k, v in sorted(params.items()) if k in _AUDITED_PARAMS)})"
                            if any(k in _AUDITED_PARAMS for k in params) else ""))
-    insert_together(job, event, audit)
+    blocker = None
+    if marathon_id:
+        # The latest job still active on the same Marathon app, if any, is what this one waits for.
+        blocker = insert_together_after(_ACTIVE_JOB_ON, [marathon_id], (job, event, audit), _BEHIND_BLOCKER)
+    else:
+        insert_together(job, event, audit)
     if blocker is None:
         job_enqueue(job.pk, task=task_for_kind(kind))
+    else:
+        blocker_id, blocker_kind, blocker_status, _ = blocker
+        job.blocked_by_id = blocker_id
+        event.message = f"queued behind job {blocker_id} ({blocker_kind}, {blocker_status}) on {marathon_id}"
+        event.data["blocked_by"] = str(blocker_id)
     return job
 
 
-def _active_job_on(marathon_id):
-    """(id, kind, status) of the latest job still active on a Marathon app, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, kind, status FROM shared_job WHERE marathon_app_id = %s "
-            "AND status IN ('queued', 'running', 'waiting') ORDER BY created_at DESC LIMIT 1",
-            [marathon_id],
-        )
-        return cursor.fetchone()
+# (id, kind, status, Marathon id) of the latest job still active on a Marathon app.
+_ACTIVE_JOB_ON = (
+    "SELECT id, kind, status, marathon_app_id FROM shared_job WHERE marathon_app_id = %s AND status IN ("
+    + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ") ORDER BY created_at DESC LIMIT 1"
+)
+# What a new job's rows say when it waits behind that job (the same words as the Python above).
+_BEHIND_BLOCKER = {
+    (0, "blocked_by_id"): "(SELECT id FROM found)",
+    (1, "message"): "COALESCE((SELECT 'queued behind job ' || id || ' (' || kind || ', ' || status || ') on ' "
+                    "|| marathon_app_id FROM found), 'queued')",
+    (1, "data"): "jsonb_set(CAST(%s AS jsonb), '{blocked_by}', COALESCE((SELECT to_jsonb(id::text) FROM found), "
+                 "'null'::jsonb))",
+}
 
 
 def job_enqueue(job_id, *, countdown=None, task=TASK_EXECUTE):

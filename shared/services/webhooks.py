@@ -41,6 +41,7 @@ from shared.models import (
 from shared.presenters import deployment_data, job_data, present_app
 from shared.selectors.catalog import app_get
 from shared.services.queue import enqueue_task, send_now
+from shared.statements import execute
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def webhook_subscribers(event_type, app_id=None):
     `app_id` None (an app not created yet, or an event of no app): the subscriptions to every app only.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_subscribers_sql(), [json.dumps([event_type]), app_id])
+        execute(cursor, _subscribers_sql(), [json.dumps([event_type]), app_id])
         return cursor.fetchall()
 
 

@@ -325,7 +325,8 @@ def test_create_costs_the_same_queries_for_one_or_four_configurations(client):
     for name, configs in (("one", 1), ("four", 4)):
         with CaptureQueriesContext(connection) as queries:
             send(client, "post", "/api/v1/apps/", dict(NGINX, name=name, marathon_configs=[{"cpu": 1, "memory": 64}] * configs))
-        counts.append(len(queries))
+        # A statement's first run on a connection also prepares it (once per session): not a per-request cost.
+        counts.append(len([q for q in queries if not q["sql"].startswith("PREPARE ")]))
     assert counts[0] == counts[1]  # the configurations go in one bulk insert
     assert MarathonConfig.objects.count() == 5
 

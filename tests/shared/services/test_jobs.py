@@ -110,6 +110,30 @@ def test_a_later_job_is_not_claimed_while_an_earlier_one_is_active(make_app):
     assert job_services.job_claim(first.pk) is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_job_create_records_what_the_job_waits_for_in_its_rows(make_app):
+    """Outside any transaction a job request is one statement: the blocker read and the three rows."""
+    _, config = make_app()
+    _, other = make_app(name="other")
+    assert not connection.in_atomic_block
+    first, created = job_services.job_create(kind=JobKind.DEPLOY, config=config)
+    second, _ = job_services.job_create(kind=JobKind.SCALE, config=config, params={"instances": 3})
+    elsewhere, _ = job_services.job_create(kind=JobKind.DEPLOY, config=other)
+    assert created and first.blocked_by_id is None and elsewhere.blocked_by_id is None
+    assert second.blocked_by_id == first.pk
+    stored = {job.pk: job for job in Job.objects.all()}
+    assert stored[second.pk].blocked_by_id == first.pk and stored[first.pk].blocked_by_id is None
+    entry = stored[second.pk].events.get(type="created")
+    assert entry.message == f"queued behind job {first.pk} (deploy, queued) on {first.marathon_app_id}"
+    assert entry.data == {"params": {"instances": 3}, "blocked_by": str(first.pk)}
+    assert stored[first.pk].events.get(type="created").data == {"params": {}, "blocked_by": None}
+    assert stored[first.pk].events.get(type="created").message == "queued"
+    # A job that ended blocks nothing.
+    Job.objects.filter(pk__in=[first.pk, second.pk]).update(status=JobStatus.SUCCEEDED)
+    third, _ = job_services.job_create(kind=JobKind.STOP, config=config)
+    assert third.blocked_by_id is None and Job.objects.get(pk=third.pk).blocked_by_id is None
+
+
 @pytest.mark.django_db
 def test_retry_delay_is_jittered_between_half_and_the_whole_step_under_the_cap(settings):
     settings.JOB_RETRY_BASE_SECONDS = 2

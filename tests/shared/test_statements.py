@@ -1,0 +1,58 @@
+"""The one-statement writes and reads: prepared once per database session, the same answers either way."""
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test import override_settings
+
+from shared.models import AuditEntry, Job, JobEvent, JobKind
+from shared.statements import _prepare_sql, execute, insert_together, select_joined
+
+pytestmark = pytest.mark.django_db
+
+
+def prepared_names():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'maracker_%%'")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_placeholders_become_numbered_parameters_and_percent_signs_stay():
+    name, prepare, run = _prepare_sql("SELECT %s, '100%%', %s")
+    assert prepare == f"PREPARE {name} AS SELECT $1, '100%', $2"
+    assert run == f"EXECUTE {name} (%s, %s)" and len(name) <= 63
+    assert _prepare_sql("SELECT 1")[2] == f"EXECUTE {_prepare_sql('SELECT 1')[0]}"
+
+
+def test_a_statement_is_prepared_once_per_session_and_answers_like_a_plain_one():
+    sql = "SELECT %s::int + 1, '50%%'"
+    name = _prepare_sql(sql)[0]
+    with connection.cursor() as cursor:
+        assert execute(cursor, sql, [1]).fetchone() == (2, "50%")
+        assert execute(cursor, sql, [41]).fetchone() == (42, "50%")
+    assert name in prepared_names()
+    with override_settings(DATABASE_PREPARED_STATEMENTS=False), connection.cursor() as cursor:
+        assert execute(cursor, "SELECT %s::int * 3", [3]).fetchone() == (9,)
+    assert _prepare_sql("SELECT %s::int * 3")[0] not in prepared_names()
+
+
+def test_a_failed_statement_or_a_rollback_keeps_the_session_usable():
+    job = Job(kind=JobKind.DEPLOY, deadline="2030-01-01T00:00:00Z")
+    insert_together(job)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_together(Job(id=job.pk, kind=JobKind.DEPLOY, deadline="2030-01-01T00:00:00Z"))  # same key
+    with transaction.atomic():
+        insert_together(JobEvent(job_id=job.pk, type="note"))
+        transaction.set_rollback(True)
+    insert_together(JobEvent(job_id=job.pk, type="note"), AuditEntry(action="x", target_type="job"))
+    assert JobEvent.objects.filter(job=job).count() == 1 and AuditEntry.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_again():
+    job = Job(kind=JobKind.DEPLOY, deadline="2030-01-01T00:00:00Z")
+    insert_together(job)
+    where = "j.id = %s"
+    assert select_joined((("j", Job),), "FROM shared_job j", where, [job.pk])[0].pk == job.pk
+    connection.close()  # the next query opens a new session, which has no prepared statements
+    assert prepared_names() == set()
+    assert select_joined((("j", Job),), "FROM shared_job j", where, [job.pk])[0].pk == job.pk
+    assert len(prepared_names()) == 1
