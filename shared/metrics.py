@@ -17,6 +17,8 @@ import math
 from datetime import datetime
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -43,7 +45,8 @@ def _redis():
     client = _clients.get(url)
     if client is None:
         # redis-py's pool notices a fork and reconnects, so one client per process is safe with prefork.
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5,
+                                      retry=Retry(NoBackoff(), 0))  # a scrape must not wait through retries
         _clients[url] = client
     return client
 

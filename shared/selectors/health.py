@@ -3,13 +3,17 @@ import json
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 
 WATCHER_HEALTH_KEY = "maracker:watcher:health"
 
 
 def _redis():
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    # No retries (redis-py retries 3 times with backoff by default): an outage answers 503 within a second.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1,
+                                retry=Retry(NoBackoff(), 0))
 
 
 def database_check(connection):

@@ -217,3 +217,28 @@ def test_staff_manage_users_roles_and_tokens_in_django_admin(admin_client):
     assert client_token.token_key[:15] in admin_client.get("/admin/shared/apitoken/").content.decode()
     assert admin_client.get("/admin/shared/auditentry/").status_code == 200
     assert Client().get("/admin/").status_code == 302  # to the admin's sign-in
+
+
+@override_settings(JOB_CREATE_RATE="5/min")
+def test_the_window_counter_expires_and_a_redis_outage_lets_requests_through(monkeypatch):
+    import redis
+
+    from api import throttling
+
+    cache.clear()
+    owner = make_user("deployer")
+    app, config = create_app()
+    app.owner = owner
+    app.save()
+    client = token_client(owner)
+    url = f"/api/v1/marathon-configs/{config.pk}/deploy"
+    assert client.post(url, data="{}", content_type="application/json").status_code == 202
+    keys = throttling._redis().keys("maracker:throttle:job_create:*")
+    assert len(keys) == 1 and int(throttling._redis().get(keys[0])) == 1
+    assert 0 < throttling._redis().ttl(keys[0]) <= 61
+    # Redis unreachable: the job request is not refused for want of a counter.
+    monkeypatch.setattr(throttling, "_client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    statuses = [client.post(url, data="{}", content_type="application/json").status_code for _ in range(7)]
+    assert statuses == [202] * 7
+    monkeypatch.undo()
+    cache.clear()
