@@ -17,6 +17,7 @@ from api.serializers.jobs import (
     RestartRequestSerializer,
     ScaleRequestSerializer,
     StopRequestSerializer,
+    job_body_validated,
 )
 from shared.errors import ValidationFailed
 from shared.models import JobKind
@@ -54,15 +55,14 @@ def create_config_job(request, config_pk, kind, body_serializer_class):
         data = {}
     else:
         data = request.data if request.data not in (None, "") else {}
-    body = body_serializer_class(data=data)
-    body.is_valid(raise_exception=True)
-    params = {key: value for key, value in body.validated_data.items() if key != "callback_url"}
+    validated = job_body_validated(body_serializer_class, data)
+    params = {key: value for key, value in validated.items() if key != "callback_url"}
     return job_create(
         kind=kind,
         config=config,
         params=params,
         idempotency_key=request.headers.get("Idempotency-Key"),
-        callback_url=body.validated_data.get("callback_url", ""),
+        callback_url=validated.get("callback_url", ""),
         requested_by=requester(request),
         scope=str(getattr(requester(request), "pk", "") or ""),
     ), config
