@@ -279,3 +279,29 @@ def insert_family(parent, children):
         obj._state.adding = False
         obj._state.db = connection.alias
     return parent
+
+
+def select_by_pk(model, pk):
+    """The row of `model` with this primary key as an instance, or None (a prepared read, no query compilation)."""
+    row = select_joined((("t", model),), f"FROM {connection.ops.quote_name(model._meta.db_table)} t",
+                        f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [pk])
+    return None if row is None else row[0]
+
+
+@lru_cache(maxsize=None)
+def _upsert_sql(model, unique, update):
+    quote = connection.ops.quote_name
+    fields = _insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = EXCLUDED."
+                            f"{quote(model._meta.get_field(name).column)}" for name in update)
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({quote(model._meta.get_field(unique).column)}) DO UPDATE SET {assignments}"), fields
+
+
+def upsert(obj, unique, update):
+    """`INSERT ... ON CONFLICT (unique) DO UPDATE SET update...`: insert the row, or update those fields of the row
+    that has the same `unique` value. The object's own key is not read back."""
+    sql, fields = _upsert_sql(type(obj), unique, tuple(update))
+    with connection.cursor() as cursor:
+        execute(cursor, sql, db_values(obj, fields))

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from shared.models import Deployment, DeploymentStatus
 from shared.services.webhooks import deployment_health_changed
+from shared.statements import upsert
 
 
 def deployment_mark_deploying(job, *, deployment_id="", version="", instances=None):
@@ -22,8 +23,7 @@ def deployment_mark_deploying(job, *, deployment_id="", version="", instances=No
         update.append("public_url")
     if job.config_id:
         update.extend(["config_id", "app_id"])
-    Deployment.objects.bulk_create([row], update_conflicts=True, unique_fields=["marathon_app_id"],
-                                   update_fields=update)
+    upsert(row, "marathon_app_id", update)
 
 
 def _task_state(task):

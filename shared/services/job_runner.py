@@ -14,7 +14,7 @@ from shared.marathon.errors import MarathonConflict, MarathonError, MarathonNotF
 from shared.models import App, DeploymentStatus, DockerContainer, Job, JobEvent, JobKind, JobStatus, MarathonConfig
 from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_mark_deploying, deployment_sync_from_app
-from shared.statements import insert_together, select_joined
+from shared.statements import insert_together, select_by_pk, select_joined
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def job_execute(job_id):
     client = marathon_client()
     with _attempt(job):
         HANDLERS[job.kind](job, client)
-    job.refresh_from_db()
+    job = select_by_pk(Job, job.pk)  # as the attempt left it (a prepared read)
     if job.status == JobStatus.WAITING and settings.JOB_WORKER_POLLING:
         job_services.job_enqueue(job.pk, countdown=settings.JOB_POLL_INTERVAL_SECONDS,
                                  task=job_services.TASK_SETTLE)

@@ -25,7 +25,13 @@ from shared.presenters import config_deployment
 from shared.services import job_hooks
 from shared.services.audit import audit_entry, audit_record
 from shared.services.queue import enqueue_task
-from shared.statements import insert_together, insert_together_after, update_if_status_then_insert
+from shared.statements import (
+    execute,
+    insert_together,
+    insert_together_after,
+    select_by_pk,
+    update_if_status_then_insert,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +269,7 @@ def _release_next(job):
 
 def job_claim(job_id):
     """Take a queued job for execution: queued -> running, or None if someone else has it or it must wait."""
-    job = Job.objects.filter(pk=job_id).first()
+    job = select_by_pk(Job, job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return None
     now = timezone.now()
@@ -272,13 +278,13 @@ def job_claim(job_id):
     if job.marathon_app_id:
         # Jobs on one Marathon app run in order: wait for any earlier one, and for any already under way.
         with connection.cursor() as cursor:
-            cursor.execute(
+            blocker = execute(
+                cursor,
                 "SELECT id, kind, status FROM shared_job WHERE marathon_app_id = %s AND id <> %s "
                 "AND status IN ('queued', 'running', 'waiting') "
                 "AND (created_at < %s OR status IN ('running', 'waiting')) ORDER BY created_at LIMIT 1",
                 [job.marathon_app_id, job.pk, job.created_at],
-            )
-            blocker = cursor.fetchone()
+            ).fetchone()
         if blocker is not None:
             blocker_id, kind, status = blocker
             if job.blocked_by_id != blocker_id:

@@ -3,8 +3,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 
-from shared.models import AuditEntry, Job, JobEvent, JobKind
-from shared.statements import _prepare_sql, execute, insert_together, select_joined
+from shared.models import AuditEntry, Deployment, DeploymentStatus, Job, JobEvent, JobKind
+from shared.statements import _prepare_sql, execute, insert_together, select_by_pk, select_joined, upsert
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +56,24 @@ def test_a_new_connection_prepares_again():
     assert prepared_names() == set()
     assert select_joined((("j", Job),), "FROM shared_job j", where, [job.pk])[0].pk == job.pk
     assert len(prepared_names()) == 1
+
+
+def test_select_by_pk_reads_an_instance_with_its_fields_converted():
+    job = Job(kind=JobKind.DEPLOY, deadline="2030-01-01T00:00:00Z", params={"instances": 2})
+    insert_together(job)
+    read = select_by_pk(Job, job.pk)
+    assert read.pk == job.pk and read.params == {"instances": 2} and read.deadline.year == 2030
+    assert read._state.adding is False
+    assert select_by_pk(Job, str(job.pk)).pk == job.pk
+    assert select_by_pk(Job, "00000000-0000-0000-0000-000000000000") is None
+
+
+def test_upsert_inserts_then_updates_only_the_named_fields():
+    first = Deployment(marathon_app_id="/maracker/a", status=DeploymentStatus.DEPLOYING, instances=1,
+                       deployment_id="d1", public_url="http://a")
+    upsert(first, "marathon_app_id", ["status", "deployment_id"])
+    again = Deployment(marathon_app_id="/maracker/a", status=DeploymentStatus.RUNNING, instances=5,
+                       deployment_id="d2", public_url="http://b")
+    upsert(again, "marathon_app_id", ["status", "deployment_id"])
+    row = Deployment.objects.get()
+    assert (row.status, row.deployment_id, row.instances, row.public_url) == ("running", "d2", 1, "http://a")
