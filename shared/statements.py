@@ -305,3 +305,49 @@ def upsert(obj, unique, update):
     sql, fields = _upsert_sql(type(obj), unique, tuple(update))
     with connection.cursor() as cursor:
         execute(cursor, sql, db_values(obj, fields))
+
+
+def select_where(model, where, params=()):
+    """Instances of `model` whose rows match `where` (SQL after WHERE, which may end with ORDER BY, LIMIT or FOR
+    UPDATE), read by a prepared statement: for the watcher's and the worker's reads on every batch and job."""
+    attnames, _, converting = _reader(model)
+    sql = (f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _fields(model))} "
+           f"FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where}")
+    with connection.cursor() as cursor:
+        rows = execute(cursor, sql, params).fetchall()
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, field, converters in converting:
+            for converter in converters:
+                values[index] = converter(values[index], field, connection)
+        instances.append(model.from_db(connection.alias, attnames, values))
+    return instances
+
+
+@lru_cache(maxsize=256)
+def _update_rows_sql(model, names, count):
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [pk] + [model._meta.get_field(name) for name in names]
+    row = "(" + ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields) + ")"
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields[1:])
+    return (f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} FROM (VALUES {', '.join([row] * count)}) "
+            f"AS v ({', '.join(quote(field.column) for field in fields)}) WHERE t.{quote(pk.column)} = "
+            f"v.{quote(pk.column)}"), fields
+
+
+def update_rows(objects, names):
+    """Write these fields of these saved instances in one `UPDATE ... FROM (VALUES ...)` statement.
+
+    Django's bulk_update builds a CASE expression per field and row, and compiling it cost more than the update;
+    the statement's shape depends on the number of rows, so it is not prepared."""
+    if not objects:
+        return 0
+    sql, fields = _update_rows_sql(type(objects[0]), tuple(names), len(objects))
+    params = []
+    for obj in objects:
+        params.extend(db_value(field, getattr(obj, field.attname)) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -30,6 +30,7 @@ from shared.statements import (
     insert_together,
     insert_together_after,
     select_by_pk,
+    select_where,
     update_if_status_then_insert,
 )
 
@@ -254,16 +255,16 @@ def _release_next(job):
     """When a job ends, the next job queued behind it on the same Marathon app may start."""
     if not job.marathon_app_id:
         return
-    follower = (
-        Job.objects.filter(marathon_app_id=job.marathon_app_id, status=JobStatus.QUEUED)
-        .exclude(pk=job.pk)
-        .order_by("created_at")
-        .first()
-    )
-    if follower is not None:
-        Job.objects.filter(pk=follower.pk, status=JobStatus.QUEUED).update(blocked_by=None)
-        JobEvent.objects.create(job_id=follower.pk, type="unblocked",
-                                message=f"job {job.pk} ended ({job.status}); starting")
+    # Prepared statements: this runs each time a job ends.
+    found = select_where(Job, "marathon_app_id = %s AND status = 'queued' AND id <> %s ORDER BY created_at LIMIT 1",
+                         [job.marathon_app_id, job.pk])
+    if found:
+        follower = found[0]
+        with connection.cursor() as cursor:
+            execute(cursor, "UPDATE shared_job SET blocked_by_id = NULL WHERE id = %s AND status = 'queued'",
+                    [follower.pk])
+        insert_together(JobEvent(job_id=follower.pk, type="unblocked",
+                                 message=f"job {job.pk} ended ({job.status}); starting"))
         job_enqueue(follower.pk, task=task_for_kind(follower.kind))
 
 

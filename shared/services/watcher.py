@@ -12,7 +12,6 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
@@ -23,6 +22,7 @@ from shared.services import jobs as job_services
 from shared.services.deployments import deployment_mark, deployment_sync_from_app
 from shared.services.job_runner import settle_from_marathon
 from shared.services.webhooks import deployment_health_changed
+from shared.statements import select_by_pk, select_where, update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -428,15 +428,12 @@ def watcher_handle_events(events, *, memory=None):
     with transaction.atomic():
         rows = {
             row.marathon_app_id: row
-            for row in Deployment.objects.select_for_update().filter(marathon_app_id__in=app_ids).order_by("pk")
+            for row in select_where(Deployment, "marathon_app_id = ANY(%s) ORDER BY id FOR UPDATE", [sorted(app_ids)])
         }
         before = {app_id: _runtime_snapshot(row) for app_id, row in rows.items()}
-        jobs = list(
-            Job.objects.filter(
-                Q(deployment_id__in=plan_ids)
-                | Q(marathon_app_id__in=app_ids, status__in=[JobStatus.WAITING, JobStatus.RUNNING])
-            ).only("id", "kind", "status", "marathon_app_id", "deployment_id", "marathon_version",
-                   "cancel_requested")
+        jobs = select_where(
+            Job, "deployment_id = ANY(%s) OR (marathon_app_id = ANY(%s) AND status IN ('waiting', 'running'))",
+            [sorted(plan_ids), sorted(app_ids)],
         ) if app_ids or plan_ids else []
         by_plan = {}
         waiting_by_app = {}
@@ -484,7 +481,7 @@ def watcher_handle_events(events, *, memory=None):
                 row.updated_at = timezone.now()
                 changed.append(row)
         if changed:
-            Deployment.objects.bulk_update(changed, [*RUNTIME_FIELDS, "updated_at"])
+            update_rows(changed, [*RUNTIME_FIELDS, "updated_at"])
             for row in changed:
                 old_status = before[row.marathon_app_id][0]  # RUNTIME_FIELDS starts with the status
                 if old_status != row.status:
@@ -663,7 +660,7 @@ def _settle_with_outcome(job, fact, row, *, success=None, reason=None):
     """Move a waiting job to succeeded or failed after its deployment ended; False when it had moved on."""
     success = fact.event_type == "deployment_success" if success is None else success
     reason = fact.reason if reason is None else reason
-    job = Job.objects.filter(pk=job.pk).first()
+    job = select_by_pk(Job, job.pk)
     if job is None or job.status != JobStatus.WAITING:
         return False
     bind_job(job)  # the job's lines in the watcher's log name it, like the worker's
@@ -707,12 +704,12 @@ def watcher_settle_pending(memory=None):
     for plan_id in [p for p, outcome in memory.pending.items() if outcome.expires < now]:
         memory.pending.pop(plan_id, None)
     settled = 0
-    jobs = Job.objects.filter(status=JobStatus.WAITING, deployment_id__in=list(memory.pending))
+    jobs = select_where(Job, "status = 'waiting' AND deployment_id = ANY(%s)", [sorted(memory.pending)])
     for job in jobs:
         outcome = memory.pending.pop(job.deployment_id, None)
         if outcome is None:
             continue
-        row = Deployment.objects.filter(marathon_app_id=job.marathon_app_id).first()
+        row = next(iter(select_where(Deployment, "marathon_app_id = %s", [job.marathon_app_id])), None)
         if _settle_with_outcome(job, outcome.fact, row, success=outcome.success, reason=outcome.reason):
             settled += 1
     return settled

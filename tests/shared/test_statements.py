@@ -4,7 +4,16 @@ from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 
 from shared.models import AuditEntry, Deployment, DeploymentStatus, Job, JobEvent, JobKind
-from shared.statements import _prepare_sql, execute, insert_together, select_by_pk, select_joined, upsert
+from shared.statements import (
+    _prepare_sql,
+    execute,
+    insert_together,
+    select_by_pk,
+    select_joined,
+    select_where,
+    update_rows,
+    upsert,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +86,32 @@ def test_upsert_inserts_then_updates_only_the_named_fields():
     upsert(again, "marathon_app_id", ["status", "deployment_id"])
     row = Deployment.objects.get()
     assert (row.status, row.deployment_id, row.instances, row.public_url) == ("running", "d2", 1, "http://a")
+
+
+def test_select_where_reads_matching_rows_in_order_and_locks_them_when_asked():
+    for name, status in (("/a", "queued"), ("/b", "running"), ("/c", "succeeded")):
+        insert_together(Job(kind=JobKind.DEPLOY, marathon_app_id=name, status=status,
+                            deadline="2030-01-01T00:00:00Z"))
+    found = select_where(Job, "marathon_app_id = ANY(%s) AND status IN ('queued', 'running') ORDER BY "
+                              "marathon_app_id DESC", [["/a", "/b", "/c"]])
+    assert [job.marathon_app_id for job in found] == ["/b", "/a"]
+    assert select_where(Job, "marathon_app_id = ANY(%s)", [[]]) == []
+    with transaction.atomic():
+        assert len(select_where(Job, "marathon_app_id = %s FOR UPDATE", ["/c"])) == 1
+
+
+def test_update_rows_writes_each_rows_own_values_of_the_named_fields_only():
+    rows = []
+    for index in range(3):
+        row = Deployment(marathon_app_id=f"/maracker/{index}", status=DeploymentStatus.DEPLOYING, instances=1)
+        upsert(row, "marathon_app_id", ["status"])
+        rows.append(Deployment.objects.get(marathon_app_id=f"/maracker/{index}"))
+    for index, row in enumerate(rows[:2]):
+        row.status, row.tasks_running, row.tasks = DeploymentStatus.RUNNING, index + 1, [{"id": f"t{index}"}]
+        row.instances = 99  # not named: stays
+    assert update_rows(rows[:2], ["status", "tasks_running", "tasks"]) == 2
+    stored = {row.marathon_app_id: row for row in Deployment.objects.all()}
+    assert [(stored[f"/maracker/{i}"].status, stored[f"/maracker/{i}"].tasks_running, stored[f"/maracker/{i}"].tasks,
+             stored[f"/maracker/{i}"].instances) for i in range(3)] == [
+        ("running", 1, [{"id": "t0"}], 1), ("running", 2, [{"id": "t1"}], 1), ("deploying", 0, Deployment().tasks, 1)]
+    assert update_rows([], ["status"]) == 0
