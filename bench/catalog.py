@@ -23,6 +23,8 @@ from bench.harness import (  # noqa: E402
     recreate_database,
     run,
     api_token,
+    cpu_by_role,
+    cpu_per_request,
     start_gunicorn,
     summary,
 )
@@ -123,12 +125,17 @@ def main():
             # Create beside the bare insert, interleaved in rounds so both share the machine's noise.
             rounds = []
             for round_no in range(options.rounds):
+                cpu_before = cpu_by_role(procs)
                 bare = summary("POST /bench/bare-insert", *load("POST", bare_url, bare_body, total=options.requests,
                                                                  concurrency=options.concurrency, headers=auth))
+                cpu_between = cpu_by_role(procs)
                 offset = round_no * options.requests
                 create = summary("POST /api/v1/apps/", *load(
                     "POST", create_url, lambda i: create_body(offset + i), total=options.requests,
                     concurrency=options.concurrency, headers=auth))
+                cpu_after = cpu_by_role(procs)
+                bare["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_between, options.requests)
+                create["cpu_ms_per_request"] = cpu_per_request(cpu_between, cpu_after, options.requests)
                 rounds.append({"bare": bare, "create": create,
                                "ratio": round(create["per_second"] / bare["per_second"], 3)})
             results["create"] = rounds
@@ -141,6 +148,10 @@ def main():
     ratio, p99 = results["create_ratio_median"], results["list"]["p99_ms"]
     print(f"create/bare throughput ratio (median of {options.rounds} rounds): {ratio:.2f} "
           f"(target >= 0.60: {'met' if ratio >= 0.6 else 'MISSED'})")
+    for index, entry in enumerate(results["create"], 1):
+        print(f"round {index}: create {entry['create']['per_second']}/s vs bare {entry['bare']['per_second']}/s "
+              f"-> {entry['ratio']}; CPU per request (ms): create {entry['create']['cpu_ms_per_request']}, "
+              f"bare {entry['bare']['cpu_ms_per_request']}")
     print(f"list p99: {p99} ms (target < 50 ms: {'met' if p99 < 50 else 'MISSED'})")
 
 

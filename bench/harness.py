@@ -173,3 +173,40 @@ def summary(name, seconds, latencies, codes):
         "p50_ms": round(pct(latencies, 50) * 1000, 1), "p99_ms": round(pct(latencies, 99) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None, "codes": codes,
     }
+
+
+def cpu_by_role(procs):
+    """CPU seconds used so far by each started process (with its children) and by PostgreSQL and Redis."""
+    import psutil
+
+    totals = {}
+
+    def add(role, process):
+        try:
+            times = process.cpu_times()
+            totals[role] = totals.get(role, 0) + times.user + times.system
+        except psutil.Error:
+            pass
+
+    for proc in procs.procs:
+        role = Path(proc.args[2] if proc.args[1] == "-m" else proc.args[1]).name
+        if "watch_marathon" in proc.args:
+            role = "watcher"
+        elif "worker" in proc.args:
+            role = "celery worker"
+        try:
+            parent = psutil.Process(proc.pid)
+        except psutil.Error:
+            continue
+        for process in [parent, *parent.children(recursive=True)]:
+            add(role, process)
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "redis-server"):
+            add(process.info["name"], process)
+    add("bench clients", psutil.Process())
+    return totals
+
+
+def cpu_per_request(before, after, requests):
+    return {role: round((after[role] - before.get(role, 0)) * 1000 / requests, 2) for role in after
+            if role in ("gunicorn", "postgres", "redis-server", "bench clients")}

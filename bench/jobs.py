@@ -14,6 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
+    cpu_by_role,
+    cpu_per_request,
     PYTHON,
     Processes,
     bench_env,
@@ -60,43 +62,6 @@ def reset_jobs():
     IdempotencyKey.objects.all().delete()
     Job.objects.all().delete()
     Deployment.objects.all().delete()
-
-
-def cpu_by_role(procs):
-    """CPU seconds used so far by each started process (with its children) and by PostgreSQL and Redis."""
-    import psutil
-
-    totals = {}
-
-    def add(role, process):
-        try:
-            times = process.cpu_times()
-            totals[role] = totals.get(role, 0) + times.user + times.system
-        except psutil.Error:
-            pass
-
-    for proc in procs.procs:
-        role = Path(proc.args[2] if proc.args[1] == "-m" else proc.args[1]).name
-        if "watch_marathon" in proc.args:
-            role = "watcher"
-        elif "worker" in proc.args:
-            role = "celery worker"
-        try:
-            parent = psutil.Process(proc.pid)
-        except psutil.Error:
-            continue
-        for process in [parent, *parent.children(recursive=True)]:
-            add(role, process)
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("postgres", "redis-server"):
-            add(process.info["name"], process)
-    add("bench clients", psutil.Process())
-    return totals
-
-
-def cpu_per_request(before, after, requests):
-    return {role: round((after[role] - before.get(role, 0)) * 1000 / requests, 2) for role in after
-            if role in ("gunicorn", "postgres", "redis-server", "bench clients")}
 
 
 def wait_all_terminal(expected, timeout):
