@@ -117,7 +117,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_ALWAYS_EAGER = False
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "shared.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "maracker",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

@@ -4,6 +4,7 @@ from django.db.models import Prefetch, Q
 
 from shared.errors import NotFound, ValidationFailed
 from shared.models import App, DockerContainer, MarathonConfig
+from shared.statements import execute
 
 # Sort keys a client may ask for; every order ends on the id so pages never overlap or skip.
 APP_ORDERINGS = ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at", "id", "-id")
@@ -97,6 +98,5 @@ def catalog_version():
     new version before the data it stands for. The row's xmin (the id of the transaction that wrote it) is
     part of it, so a number reused after a rolled-back write never names two different states."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version, xmin FROM shared_catalog_version WHERE id = 1")
-        row = cursor.fetchone()
+        row = execute(cursor, "SELECT version, xmin FROM shared_catalog_version WHERE id = 1").fetchone()
     return f"{row[0]}.{row[1]}" if row else None
