@@ -1,6 +1,7 @@
-"""Operations wiring of the worker: a ping task for monitoring, JSON logging, and log context per task."""
+"""Operations wiring of the worker: a ping task for monitoring, JSON logging, log context per task, and
+the garbage collector of pool processes."""
 from celery import shared_task
-from celery.signals import setup_logging, task_prerun
+from celery.signals import setup_logging, task_prerun, worker_process_init
 
 from shared import logctx
 
@@ -13,6 +14,16 @@ def _keep_django_logging(**kwargs):
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def _freeze_startup_objects(**kwargs):
+    """A pool process starts with the whole application loaded: keep those long-lived objects out of every
+    full garbage collection (as the web workers do, config/gunicorn.py), which otherwise walks them all."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 @task_prerun.connect
