@@ -87,7 +87,7 @@ def test_concurrent_creates_of_one_name_give_one_app_and_one_conflict():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_outside_a_transaction_writes_the_whole_family_or_nothing():
+def test_create_outside_a_transaction_writes_the_whole_family_or_nothing(isolated_celery):
     """With no subscriber to app.created the create is one autocommitted statement: all rows or none."""
     assert not connection.in_atomic_block
     app = app_create(**nginx(name="alone"))
@@ -101,7 +101,8 @@ def test_create_outside_a_transaction_writes_the_whole_family_or_nothing():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_outside_a_transaction_commits_the_event_with_the_app():
+def test_create_outside_a_transaction_commits_the_event_with_the_app(isolated_celery):
+    # isolated_celery: the deliveries' tasks go to a private broker, not to a worker another test left running.
     with override_settings(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_ALLOW_HTTP=True):
         every, _ = webhook_subscription_create(data={"url": "http://127.0.0.1:9/all", "event_types": ["app.created"]})
         other = app_create(**nginx(name="other"))

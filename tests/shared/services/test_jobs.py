@@ -111,8 +111,9 @@ def test_a_later_job_is_not_claimed_while_an_earlier_one_is_active(make_app):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_job_create_records_what_the_job_waits_for_in_its_rows(make_app):
-    """Outside any transaction a job request is one statement: the blocker read and the three rows."""
+def test_job_create_records_what_the_job_waits_for_in_its_rows(make_app, isolated_celery):
+    """Outside any transaction a job request is one statement: the blocker read and the three rows. (Its task goes
+    to a private broker: no worker may claim the first job meanwhile.)"""
     _, config = make_app()
     _, other = make_app(name="other")
     assert not connection.in_atomic_block
