@@ -171,17 +171,23 @@ def select_joined(models, joins, where, params):
         return None
     instances, offset = [], 0
     for _alias, model in models:
-        attnames, pk_index, converting = _reader(model)
-        values = list(row[offset:offset + len(attnames)])
-        offset += len(attnames)
-        if values[pk_index] is None:
-            instances.append(None)
-            continue
-        for index, field, converters in converting:
-            for converter in converters:
-                values[index] = converter(values[index], field, connection)
-        instances.append(model.from_db(connection.alias, attnames, values))
+        width = len(_reader(model)[0])
+        instances.append(_instance(model, row[offset:offset + width]))
+        offset += width
     return instances
+
+
+def _instance(model, values):
+    """A model instance from its columns' database values, converted as the ORM does; None for a row of NULLs
+    (a LEFT JOIN that found nothing)."""
+    attnames, pk_index, converting = _reader(model)
+    if values[pk_index] is None:
+        return None
+    values = list(values)
+    for index, field, converters in converting:
+        for converter in converters:
+            values[index] = converter(values[index], field, connection)
+    return model.from_db(connection.alias, attnames, values)
 
 
 def db_value(field, value):
@@ -310,19 +316,11 @@ def upsert(obj, unique, update):
 def select_where(model, where, params=()):
     """Instances of `model` whose rows match `where` (SQL after WHERE, which may end with ORDER BY, LIMIT or FOR
     UPDATE), read by a prepared statement: for the watcher's and the worker's reads on every batch and job."""
-    attnames, _, converting = _reader(model)
     sql = (f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _fields(model))} "
            f"FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where}")
     with connection.cursor() as cursor:
         rows = execute(cursor, sql, params).fetchall()
-    instances = []
-    for row in rows:
-        values = list(row)
-        for index, field, converters in converting:
-            for converter in converters:
-                values[index] = converter(values[index], field, connection)
-        instances.append(model.from_db(connection.alias, attnames, values))
-    return instances
+    return [_instance(model, row) for row in rows]
 
 
 @lru_cache(maxsize=256)
