@@ -94,7 +94,7 @@ def job_create(
     if app is None and config is not None:
         app = config.app
     if idempotency_key is None:
-        # One statement, a transaction of its own.
+        # One statement: outside a transaction it commits on its own, with no BEGIN or COMMIT round trip.
         return _job_insert(kind, config, app, params, callback_url, requested_by), True
     target = {"config": config.pk if config else None, "app": app.pk if app else None}
     fingerprint = request_fingerprint(kind, target, params)
