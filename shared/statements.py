@@ -92,16 +92,30 @@ def _insert_sql(models):
 def insert_together(*objects):
     """Insert new model instances in one statement. A serial primary key is left to the database and not read
     back: use this for rows whose own id the caller does not need (UUID keys are set in Python)."""
-    params = []
-    for obj in objects:
-        for field in _insert_fields(type(obj)):
-            params.append(db_value(field, field.pre_save(obj, add=True)))  # pre_save fills auto_now_add
     with connection.cursor() as cursor:
-        execute(cursor, _insert_sql(tuple(type(obj) for obj in objects)), params)
+        execute(cursor, _insert_sql(tuple(type(obj) for obj in objects)), _insert_params(objects))
+    _mark_saved(objects)
+    return objects
+
+
+def _insert_params(objects, computed=None):
+    """The values of the columns the inserts of `objects` send as parameters, in order: every insert column but
+    those `computed` gives as SQL without a `%s` of its own."""
+    params = []
+    for index, obj in enumerate(objects):
+        for field in _insert_fields(type(obj)):
+            expression = computed.get((index, field.attname)) if computed else None
+            if expression is not None and "%s" not in expression:
+                continue
+            params.append(db_value(field, field.pre_save(obj, add=True)))  # pre_save fills auto_now_add
+    return params
+
+
+def _mark_saved(objects):
+    """What Django sets on an instance once its row is written."""
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
-    return objects
 
 
 @lru_cache(maxsize=None)
@@ -127,21 +141,10 @@ def insert_together_after(lookup, lookup_params, objects, computed):
     parts see one snapshot, so the lookup cannot see the new rows. Returns the row found, or None. As with
     `insert_together`, serial keys are not read back.
     """
-    computed_items = tuple(sorted(computed.items()))
-    params = list(lookup_params)
-    for index, obj in enumerate(objects):
-        for field in _insert_fields(type(obj)):
-            expression = computed.get((index, field.attname))
-            if expression is not None and "%s" not in expression:
-                continue
-            params.append(db_value(field, field.pre_save(obj, add=True)))
+    sql = _insert_after_sql(lookup, tuple(type(obj) for obj in objects), tuple(sorted(computed.items())))
     with connection.cursor() as cursor:
-        execute(cursor, _insert_after_sql(lookup, tuple(type(obj) for obj in objects), computed_items),
-                params)
-        row = cursor.fetchone()
-    for obj in objects:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        row = execute(cursor, sql, [*lookup_params, *_insert_params(objects, computed)]).fetchone()
+    _mark_saved(objects)
     return row
 
 
@@ -157,8 +160,8 @@ def _select_sql(models, joins, where):
 def _reader(model):
     """(attnames, index of the primary key, [(column index, field, converters)] for the columns needing one)."""
     fields = _fields(model)
-    converting = [(index, field, field.get_db_converters(connection)) for index, field in enumerate(fields)
-                  if field.get_db_converters(connection)]
+    converters = [field.get_db_converters(connection) for field in fields]
+    converting = [(index, field, found) for index, (field, found) in enumerate(zip(fields, converters)) if found]
     return [field.attname for field in fields], [f.primary_key for f in fields].index(True), converting
 
 
@@ -281,9 +284,7 @@ def insert_family(parent, children):
         obj.pk = child_id
         if obj._meta.get_field(link).is_relation:
             setattr(obj, link, parent.pk)
-    for obj in (parent, *(obj for obj, _, _ in children)):
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    _mark_saved((parent, *(obj for obj, _, _ in children)))
     return parent
 
 
