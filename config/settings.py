@@ -195,6 +195,9 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 8, minimum=1)
 JOB_RETRY_BASE_SECONDS = env_float("JOB_RETRY_BASE_SECONDS", 2.0, minimum=0)
 JOB_RETRY_CAP_SECONDS = env_float("JOB_RETRY_CAP_SECONDS", 300.0, minimum=0)
 JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 900, minimum=1)
+# No retry is scheduled later than this many seconds before a job's deadline: the room its last attempt needs
+# to be picked up, run and fail cleanly before the deadline, on a loaded worker too.
+JOB_DEADLINE_RESERVE_SECONDS = env_float("JOB_DEADLINE_RESERVE_SECONDS", 1.0, minimum=0)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 60, minimum=1)
 JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0, minimum=0.1)
 JOB_POLL_INTERVAL_SECONDS = env_float("JOB_POLL_INTERVAL_SECONDS", 2.0, minimum=0.05)

@@ -130,7 +130,8 @@ def metadata_job_execute(job_id):
     if job.cancel_requested:
         return job_services.job_mark_cancelled(job, message="cancelled before the lookup")
     if timezone.now() > job.deadline:
-        return _fail(job, "deadline_exceeded", "The job's deadline passed before it could run.")
+        return job_services.job_fail_past_deadline(job, "The job's deadline passed before it could run.",
+                                                   claimed=True)
     handler = HANDLERS.get(job.kind)
     if handler is None:
         return _fail(job, "unsupported_kind", f"No metadata handler for {job.kind} jobs.")

@@ -90,8 +90,8 @@ def job_execute(job_id):
     if job.cancel_requested:
         return job_services.job_mark_cancelled(job, message="cancelled before it reached Marathon")
     if timezone.now() > job.deadline:
-        return job_services.job_fail(job, {"code": "deadline_exceeded", "retryable": False,
-                                           "message": "The job's deadline passed before it could run."})
+        return job_services.job_fail_past_deadline(job, "The job's deadline passed before it could run.",
+                                                   claimed=True)
     if job.kind not in HANDLERS:
         return job_services.job_fail(job, {"code": "unsupported_kind", "retryable": False,
                                            "message": f"No handler for {job.kind} jobs."})

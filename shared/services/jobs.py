@@ -329,7 +329,8 @@ def job_retry_or_fail(job, error, *, min_delay=None):
     error_dict = error_as_dict(error)
     if error_dict["retryable"] and job.attempts < job.max_attempts:
         delay = max(retry_delay(job.attempts), min_delay or 0)
-        if now + timedelta(seconds=delay) < job.deadline:
+        reserve = timedelta(seconds=settings.JOB_DEADLINE_RESERVE_SECONDS)
+        if now + timedelta(seconds=delay) + reserve < job.deadline:
             job = job_transition(
                 job, job.status, JobStatus.QUEUED,
                 message=f"attempt {job.attempts} failed ({error_dict['code']}); retrying in {delay:.1f}s",
@@ -342,6 +343,24 @@ def job_retry_or_fail(job, error, *, min_delay=None):
     if error_dict["retryable"]:
         error_dict = dict(error_dict, message=f"{error_dict['message']} (gave up after {job.attempts} attempts)")
     return job_fail(job, error_dict)
+
+
+def job_fail_past_deadline(job, message, *, claimed):
+    """Fail a job whose deadline passed before its next attempt.
+
+    A job that was waiting to retry a retryable error (Marathon or a registry unavailable) keeps that error's
+    code: that is why it did not finish, and what a client checks for. Otherwise the code is deadline_exceeded.
+    `claimed`: the caller claimed the job for an attempt it will not make (the claim counted it).
+    """
+    made = job.attempts - 1 if claimed else job.attempts
+    last = job.last_error or {}
+    if last.get("retryable") and last.get("code"):
+        error = {"code": last["code"], "retryable": False, "details": last.get("details"),
+                 "message": f"{message} It was retrying after: {last.get('message', '')} "
+                            f"(gave up after {made} attempts)"}
+    else:
+        error = {"code": "deadline_exceeded", "retryable": False, "details": None, "message": message}
+    return job_fail(job, error)
 
 
 def job_fail(job, error_dict):

@@ -160,8 +160,8 @@ def run_execute(job_id):
     if job.cancel_requested:
         return job_services.job_mark_cancelled(job, message="cancelled before it reached the scheduler")
     if timezone.now() > job.deadline:
-        return job_services.job_fail(job, {"code": "deadline_exceeded", "retryable": False,
-                                           "message": "The job's deadline passed before it could run."})
+        return job_services.job_fail_past_deadline(job, "The job's deadline passed before it could run.",
+                                                   claimed=True)
     config = _load_config(job.config_id)
     if config is None:
         return job_services.job_fail(job, {"code": "config_deleted", "retryable": False,

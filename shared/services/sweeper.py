@@ -35,8 +35,8 @@ def job_sweep(now=None):
         if deadline < now:
             job = Job.objects.get(pk=pk)
             try:
-                job_services.job_fail(job, {"code": "deadline_exceeded", "retryable": False,
-                                            "message": "The job's deadline passed before a worker could run it."})
+                job_services.job_fail_past_deadline(
+                    job, "The job's deadline passed before a worker could run it.", claimed=False)
                 counts["expired"] += 1
             except IllegalTransition:
                 pass

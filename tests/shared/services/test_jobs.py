@@ -242,3 +242,63 @@ def test_retryable_errors_give_up_after_max_attempts(make_app, in_process_marath
     job = job_runner.job_execute(job.pk)
     assert job.status == "failed" and job.attempts == 2
     assert job.last_error["code"] == "marathon_unavailable" and "gave up" in job.last_error["message"]
+
+
+@pytest.mark.django_db
+def test_no_retry_is_scheduled_inside_the_reserve_before_the_deadline(make_app, in_process_marathon, settings):
+    settings.JOB_MAX_ATTEMPTS = 8
+    settings.JOB_RETRY_BASE_SECONDS = settings.JOB_RETRY_CAP_SECONDS = 1.0  # each delay in [0.5, 1] s
+    settings.JOB_DEADLINE_RESERVE_SECONDS = 5.0
+    _, config = make_app()
+    in_process_marathon.fail_next(10, 503)
+    job = job_services.job_create(kind=JobKind.DEPLOY, config=config)[0]
+    # 5.5 s left: a retry in at most 1 s would still leave 4.5 s, inside the 5 s reserve.
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() + timedelta(seconds=5.5))
+    job = job_runner.job_execute(job.pk)
+    assert job.status == "failed" and job.attempts == 1
+    assert job.finished_at < job.deadline
+    assert job.last_error["code"] == "marathon_unavailable" and "gave up after 1 attempts" in job.last_error["message"]
+
+
+@pytest.mark.django_db
+def test_a_job_retrying_when_its_deadline_passes_fails_with_the_error_it_was_retrying(make_app,
+                                                                                      in_process_marathon):
+    _, config = make_app()
+    in_process_marathon.fail_next(10, 503)
+    job = job_services.job_create(kind=JobKind.DEPLOY, config=config)[0]
+    job = job_runner.job_execute(job.pk)
+    assert job.status == "queued" and job.last_error["code"] == "marathon_unavailable"
+    # The worker picks the retry up late, past the deadline: Marathon is not asked again.
+    requests_before = in_process_marathon.received(limit=0)["total"]
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - timedelta(seconds=1),
+                                         next_attempt_at=timezone.now())
+    job = job_runner.job_execute(job.pk)
+    assert job.status == "failed"
+    assert job.last_error["code"] == "marathon_unavailable" and job.last_error["retryable"] is False
+    assert "deadline passed" in job.last_error["message"] and "gave up after 1 attempts" in job.last_error["message"]
+    assert in_process_marathon.received(limit=0)["total"] == requests_before
+
+
+@pytest.mark.django_db
+def test_a_job_that_never_failed_expires_with_deadline_exceeded(make_app):
+    _, config = make_app()
+    job = new_job(config, status=JobStatus.RUNNING, attempts=1, deadline=timezone.now() - timedelta(seconds=1))
+    job = job_services.job_fail_past_deadline(job, "The job's deadline passed before it could run.", claimed=True)
+    assert job.last_error == {"code": "deadline_exceeded", "retryable": False, "details": None,
+                              "message": "The job's deadline passed before it could run."}
+
+
+@pytest.mark.django_db
+def test_sweeper_expires_a_retrying_job_with_the_error_it_was_retrying(make_app, monkeypatch, settings):
+    monkeypatch.setattr("shared.services.sweeper.send_now", lambda *args, **kw: True)
+    now = timezone.now()
+    _, config = make_app()
+    retrying = new_job(config, attempts=3, deadline=now - timedelta(seconds=1),
+                       last_error={"code": "registry_unavailable", "message": "registry answered 503",
+                                   "retryable": True, "details": {"status": 503}})
+    Job.objects.filter(pk=retrying.pk).update(
+        updated_at=now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS + 5))
+    assert job_sweep(now)["expired"] == 1
+    error = Job.objects.get(pk=retrying.pk).last_error
+    assert error["code"] == "registry_unavailable" and error["retryable"] is False
+    assert error["details"] == {"status": 503} and "gave up after 3 attempts" in error["message"]
