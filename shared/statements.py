@@ -170,8 +170,17 @@ def select_joined(models, joins, where, params):
     with connection.cursor() as cursor:
         execute(cursor, _select_sql(models, joins, where), params)
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _joined_instances(models, row)
+
+
+def select_joined_all(models, joins, where, params):
+    """Every matching row of several joined models, each as a list of instances."""
+    with connection.cursor() as cursor:
+        rows = execute(cursor, _select_sql(models, joins, where), params).fetchall()
+    return [_joined_instances(models, row) for row in rows]
+
+
+def _joined_instances(models, row):
     instances, offset = [], 0
     for _alias, model in models:
         width = len(_reader(model)[0])

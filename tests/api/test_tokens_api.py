@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shared.models import ApiToken
@@ -72,6 +73,31 @@ def test_an_expired_token_is_refused_and_deleted():
     response = client.get("/api/v1/jobs")
     assert response.status_code == 401 and response.json()["code"] == "authentication_failed"
     assert not ApiToken.objects.filter(token_key=client.token_key[:15]).exists()
+
+
+def test_a_token_is_checked_in_one_statement_and_a_wrong_secret_under_its_prefix_is_refused():
+    client = token_client(make_user("viewer"))
+    assert client.get("/api/v1/tokens").status_code == 200  # connection and statements warmed up
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/tokens").status_code == 200
+    # The token with its user, then the list: no separate read of the user.
+    assert len(queries.captured_queries) == 2, [q["sql"] for q in queries.captured_queries]
+    key = client.token_key
+    forged = key[:15] + ("0" if key[15] != "0" else "1") + key[16:]  # right visible prefix, wrong secret
+    for bad in (forged, key[:15], key + "00", "mrk_" + "z" * 64, "Ã¿" * 20):
+        response = Client(HTTP_AUTHORIZATION=f"Token {bad}").get("/api/v1/jobs")
+        assert response.status_code == 401, bad
+        assert response.json()["code"] == "authentication_failed"
+
+
+def test_an_inactive_users_token_is_refused():
+    user = make_user("viewer")
+    client = token_client(user)
+    assert client.get("/api/v1/jobs").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    response = client.get("/api/v1/jobs")
+    assert response.status_code == 401 and response.json()["code"] == "authentication_failed"
 
 
 def test_a_revoked_token_stops_working_and_only_its_owner_can_revoke_it():
