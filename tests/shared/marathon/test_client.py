@@ -5,6 +5,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from marathon.models import MarathonApp, MarathonHealthCheck
 from marathon.models.container import MarathonContainer, MarathonContainerPortMapping, MarathonDockerContainer
 
@@ -406,6 +407,61 @@ def test_token_is_sent_as_dcos_authorization_header(marathon_sim):
     assert seen[0]["Accept"] == "text/event-stream"
     with pytest.raises(ValueError):
         MarathonClient(["http://a:b@127.0.0.1:8080"], token="t")
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A forward proxy that answers every request itself with Marathon's pong, recording the request line."""
+
+    seen: list
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        body = b"pong"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_proxies_and_netrc_come_from_the_environment_once_per_host(monkeypatch, marathon_sim_factory, tmp_path):
+    seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Proxy", (_Proxy,), {"seen": seen}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        client = MarathonClient(["http://marathon.invalid:8080"], connect_timeout=2)
+        assert client.ping() is True  # the host does not resolve: only the proxy can have answered
+        assert seen == ["http://marathon.invalid:8080/ping"]
+        monkeypatch.delenv("HTTP_PROXY")  # read once per host: the client keeps what it found
+        assert client.ping() is True and len(seen) == 2
+        # A session that does not trust the environment is left alone.
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        session = requests.Session()
+        session.trust_env = False
+        with pytest.raises(MarathonUnavailable):
+            MarathonClient(["http://marathon.invalid:8080"], connect_timeout=2, session=session).ping()
+        assert len(seen) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    # Credentials from ~/.netrc (here $NETRC), as requests reads them, when the URL carries none.
+    monkeypatch.delenv("HTTP_PROXY")
+    sim = marathon_sim_factory(credentials="alice:pw")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert MarathonClient([sim.url]).get_info()
+    with pytest.raises(MarathonUnauthorized):
+        MarathonClient([sim.url], token="abc").get_info()  # a token is never replaced by netrc's password
 
 
 def test_tls_verification_is_switchable_and_https_urls_accepted():
