@@ -115,6 +115,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 10,
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# Celery's Django fixup closes the database connections around every task unless they may be reused this many
+# times: out of reach here, since the worker closes what is broken or older than DB_CONN_MAX_AGE around each
+# task itself (worker/ops_tasks.py), as Django does around each request.
+CELERY_DB_REUSE_MAX = 2**62
 CACHES = {
     "default": {
         "BACKEND": "shared.cache.RedisCache",
