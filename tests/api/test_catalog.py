@@ -400,7 +400,7 @@ def test_listings_are_cached_until_anything_they_show_changes(client, django_ass
 
     created = client.post("/api/v1/apps/", NGINX, content_type="application/json").json()
     first = client.get("/api/v1/apps/").json()
-    with django_assert_max_num_queries(1):  # the version only; the page comes from Redis
+    with django_assert_max_num_queries(1):  # the version only; the page comes from the cache
         assert Client().get("/api/v1/apps/").json() == first  # (read without a token lookup)
     client.patch(f"/api/v1/apps/{created['id']}/", {"description": "changed"}, content_type="application/json")
     assert client.get("/api/v1/apps/").json()["results"][0]["description"] == "changed"
