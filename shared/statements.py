@@ -8,10 +8,12 @@ models; only the shape of the statement is written by hand.
 import hashlib
 import json
 import re
+import uuid
+from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.db.models import JSONField
 from django.db.models.fields import AutoFieldMixin
 
@@ -202,11 +204,35 @@ def _instance(model, values):
     return model.from_db(connection.alias, attnames, values)
 
 
+# Values the ORM sends to PostgreSQL unchanged, by the exact class of the field: for these, the field's
+# get_db_prep_save (three calls deep, with its checks) returns the value itself.
+_UNCHANGED = {
+    models.CharField: (str,), models.TextField: (str,), models.SlugField: (str,),
+    models.IntegerField: (int,), models.PositiveIntegerField: (int,), models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,), models.PositiveSmallIntegerField: (int,),
+    models.AutoField: (int,), models.BigAutoField: (int,),
+    models.BooleanField: (bool,), models.UUIDField: (uuid.UUID,), models.DateTimeField: (datetime,),
+}
+
+
+@lru_cache(maxsize=None)
+def _unchanged_types(field):
+    """The value types `field` sends as they are (a foreign key: those of the field it points to); () if none."""
+    target = field.target_field if field.is_relation and field.many_to_one else field
+    return _UNCHANGED.get(type(target), ()) if connection.vendor == "postgresql" else ()
+
+
 def db_value(field, value):
     """A value as the ORM would send it for `field`. JSON goes as text, which the jsonb column or parameter reads,
     rather than through the adapter object Django wraps it in (measurably slower for the few small documents of
-    a job request)."""
-    if value is not None and isinstance(field, JSONField):
+    a job request). None, strings, integers, booleans, UUIDs and aware datetimes of the plain field classes go as
+    they are, which is what the field's own conversion returns for them."""
+    if value is None:
+        if _unchanged_types(field):
+            return None
+    elif type(value) in _unchanged_types(field) and (type(value) is not datetime or value.tzinfo is not None):
+        return value
+    elif isinstance(field, JSONField):
         return json.dumps(value, cls=field.encoder)
     return field.get_db_prep_save(value, connection=connection)
 

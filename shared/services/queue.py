@@ -13,7 +13,7 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step"
 def send_now(task_name, *args, countdown=None):
     """Publish at once; False when the broker is unreachable (the sweeper re-enqueues from the database)."""
     try:
-        current_app.send_task(task_name, args=list(args), countdown=countdown, retry=True,
+        current_app.send_task(task_name, args=list(args), countdown=countdown, retry=True, ignore_result=True,
                               retry_policy=PUBLISH_RETRY_POLICY)
         return True
     except Exception as exc:  # kombu raises several connection error types
