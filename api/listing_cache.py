@@ -40,9 +40,17 @@ def _local_put(key, body):
 
 
 def listing_key(request):
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.lists()))
+    """The key of a listing page: the catalog's version, the path and the query (in a canonical order).
+    Takes a Django or a DRF request: both have `path` and `GET`. Computed once per request (the middleware's
+    fast path computes it first; on a miss the view reuses it)."""
+    known = getattr(request, "listing_cache_key", None)
+    if known is not None:
+        return known
+    query = "&".join(f"{k}={v}" for k, v in sorted(request.GET.lists()))
     digest = hashlib.sha256(f"{request.path}?{query}".encode()).hexdigest()[:32]
-    return f"catalog-list:{catalog_version()}:{digest}"
+    key = f"catalog-list:{catalog_version()}:{digest}"
+    request.listing_cache_key = key
+    return key
 
 
 def cached_listing(key):

@@ -6,7 +6,9 @@ import uuid
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpResponse
 
+from api.listing_cache import cached_listing, listing_key
 from api.problems import PROBLEM_CONTENT_TYPE, problem_response
 from shared.logctx import bind_request, get_logger
 
@@ -87,3 +89,49 @@ class ProblemMiddleware:
         logger.exception("unhandled error on %s", request.path)
         return problem_response(500, code="internal_error", detail="An unexpected error occurred.",
                                 instance=request.path)
+
+
+_PUBLIC_LISTINGS = re.compile(r"^/(api/v1/)?apps/?$")
+_ANY_JSON = frozenset({"", "*/*", "application/json", "application/*"})
+
+
+class PublicListingMiddleware:
+    """Anonymous reads of the public catalog listing answered from the listing cache, before the session,
+    authentication and CSRF middleware and the DRF view run: the most frequent request of the catalog, and one
+    whose answer depends on nobody's identity.
+
+    Taken only when the answer is certain to be the cached page: a GET of `/api/v1/apps/` or `/apps`, the
+    catalog public (PUBLIC_CATALOG), no Authorization header and no session cookie (so no 401 for a bad token
+    and nothing personal is skipped), an Accept the JSON renderer satisfies, and JSON the only renderer (with
+    DEBUG's browsable API, the view negotiates). A miss goes the whole way, and the view caches what it
+    renders; the answer carries the headers the view's would.
+    """
+
+    def __init__(self, get_response):
+        from rest_framework.settings import api_settings
+
+        self.get_response = get_response
+        self.enabled = len(api_settings.DEFAULT_RENDERER_CLASSES) == 1
+
+    def __call__(self, request):
+        if (
+            self.enabled
+            and request.method == "GET"
+            and settings.PUBLIC_CATALOG
+            and _PUBLIC_LISTINGS.match(request.path)
+            and "HTTP_AUTHORIZATION" not in request.META
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and request.META.get("HTTP_ACCEPT", "").strip() in _ANY_JSON
+        ):
+            try:
+                body = cached_listing(listing_key(request))
+            except (OperationalError, InterfaceError):
+                body = None  # the view answers (its own 503 problem)
+            if body is not None:
+                response = HttpResponse(body, content_type="application/json")
+                response["Content-Length"] = str(len(body))
+                response["Vary"] = "Cookie"
+                response["Allow"] = "GET, POST, HEAD, OPTIONS"
+                response["X-Frame-Options"] = "DENY"
+                return response
+        return self.get_response(request)

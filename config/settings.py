@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "api.middleware.ProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the pages' static files, also under gunicorn
+    "api.middleware.PublicListingMiddleware",  # anonymous catalog listings straight from the cache
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
