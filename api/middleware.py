@@ -127,6 +127,7 @@ class PublicListingMiddleware:
                 body = cached_listing(listing_key(request))
             except (OperationalError, InterfaceError):
                 body = None  # the view answers (its own 503 problem)
+            request.listing_cache_missed = body is None  # the view need not look again
             if body is not None:
                 response = HttpResponse(body, content_type="application/json")
                 response["Content-Length"] = str(len(body))

@@ -80,7 +80,7 @@ class AppListView(generics.ListCreateAPIView):
 
     def list(self, request, *args, **kwargs):
         key = listing_key(request)
-        body = cached_listing(key)
+        body = None if getattr(request, "listing_cache_missed", False) else cached_listing(key)
         if body is None:
             body = JSONRenderer().render(super().list(request, *args, **kwargs).data)
             store_listing(key, body)

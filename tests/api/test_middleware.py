@@ -45,6 +45,20 @@ def test_a_cached_public_listing_is_answered_before_the_view_with_the_views_head
     assert second["X-Request-ID"] and second["X-Request-ID"] != first["X-Request-ID"]
 
 
+def test_a_miss_looks_the_page_up_once(monkeypatch):
+    from api import listing_cache
+
+    create_app()
+    looked_up = []
+    original = listing_cache.cached_listing
+    monkeypatch.setattr("api.middleware.cached_listing", lambda key: looked_up.append(key) or original(key))
+    monkeypatch.setattr("api.views.catalog.cached_listing", lambda key: looked_up.append(key) or original(key))
+    assert Client().get("/api/v1/apps/").status_code == 200  # a miss: rendered by the view
+    assert len(looked_up) == 1
+    assert Client().get("/api/v1/apps/").status_code == 200  # a hit, in the middleware
+    assert len(looked_up) == 2
+
+
 def test_a_write_makes_the_cached_listing_stale(monkeypatch):
     app, _ = create_app()
     Client().get("/api/v1/apps/")
