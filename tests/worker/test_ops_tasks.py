@@ -33,12 +33,12 @@ def test_a_pool_process_keeps_its_database_connection_across_tasks(marathon_sim,
         while Job.objects.filter(pk__in=job_ids).exclude(status="succeeded").exists():
             assert time.monotonic() < deadline, list(Job.objects.filter(pk__in=job_ids).values_list("status"))
             time.sleep(0.1)
-        first_started = min(Job.objects.filter(pk__in=job_ids).values_list("started_at", flat=True))
-        # Each job ran an execute task and settle tasks; one connection served them all. (Celery's own
-        # handling would have closed it after every task, leaving none once the last task ended.)
+        last_started = max(Job.objects.filter(pk__in=job_ids).values_list("started_at", flat=True))
+        # Each job ran an execute task and settle tasks, one after the other; one connection served them all.
+        # (Celery's own handling closed it after every task, leaving none once the last task ended.)
         found = backends(APP_NAME)
         assert len(found) == 1, found
-        assert found[0][1] < first_started
+        assert found[0][1] < last_started
     finally:
         worker.stop()
 
