@@ -1,5 +1,7 @@
 """Answers shared by the API's views: 202 for jobs, the requesting user, and the `force` query flag."""
+from django.http import HttpResponse
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from shared.errors import ValidationFailed
@@ -15,12 +17,23 @@ def requester(request):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+_JSON = JSONRenderer()
+
+
 def accepted(job, created=True, body=None):
-    """202 with where to poll the job; an idempotent replay says so in a header."""
-    headers = {"Location": f"/api/v1/jobs/{job.pk}", "Retry-After": "2"}
+    """202 with where to poll the job; an idempotent replay says so in a header.
+
+    Rendered here by DRF's own JSON renderer (the same bytes as any other answer) into a plain HttpResponse:
+    the 202 of every job request is the API's hottest answer, and a DRF Response would go through a template
+    response and the negotiated renderer again for a body that is always JSON.
+    """
+    response = HttpResponse(_JSON.render(body if body is not None else job_data(job)),
+                            status=status.HTTP_202_ACCEPTED, content_type="application/json")
+    response["Location"] = f"/api/v1/jobs/{job.pk}"
+    response["Retry-After"] = "2"
     if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(body if body is not None else job_data(job), status=status.HTTP_202_ACCEPTED, headers=headers)
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def force_param(request):
