@@ -13,7 +13,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection
+from django.db import models as db_models
 from django.db.models import JSONField
 from django.db.models.fields import AutoFieldMixin
 
@@ -207,11 +208,11 @@ def _instance(model, values):
 # Values the ORM sends to PostgreSQL unchanged, by the exact class of the field: for these, the field's
 # get_db_prep_save (three calls deep, with its checks) returns the value itself.
 _UNCHANGED = {
-    models.CharField: (str,), models.TextField: (str,), models.SlugField: (str,),
-    models.IntegerField: (int,), models.PositiveIntegerField: (int,), models.BigIntegerField: (int,),
-    models.SmallIntegerField: (int,), models.PositiveSmallIntegerField: (int,),
-    models.AutoField: (int,), models.BigAutoField: (int,),
-    models.BooleanField: (bool,), models.UUIDField: (uuid.UUID,), models.DateTimeField: (datetime,),
+    db_models.CharField: (str,), db_models.TextField: (str,), db_models.SlugField: (str,),
+    db_models.IntegerField: (int,), db_models.PositiveIntegerField: (int,), db_models.BigIntegerField: (int,),
+    db_models.SmallIntegerField: (int,), db_models.PositiveSmallIntegerField: (int,),
+    db_models.AutoField: (int,), db_models.BigAutoField: (int,),
+    db_models.BooleanField: (bool,), db_models.UUIDField: (uuid.UUID,), db_models.DateTimeField: (datetime,),
 }
 
 
