@@ -382,6 +382,7 @@ class MarathonClient:
         for index in self._order():
             endpoint = self.endpoints[index]
             session = requests.Session()
+            session.trust_env = False  # the environment comes from _environment, read once per host
             # The package's choice for its event connections: TCP keep-alive so a vanished peer is noticed.
             keep_alive = TCPKeepAliveAdapter()
             session.mount("http://", keep_alive)
@@ -471,7 +472,6 @@ class MarathonClient:
         all_headers = self._headers(headers)
         if data is not None:
             all_headers["Content-Type"] = "application/json"
-        session.trust_env = False  # the environment comes from _environment, read once per host
         for _ in range(MAX_REDIRECTS + 1):
             proxies, verify, netrc_auth = self._environment(url)
             response = session.request(
